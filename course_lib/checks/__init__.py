@@ -1,0 +1,10 @@
+"""The checks of each assignment, one module per assignment (see :mod:`course_lib.grading`).
+
+A module registers its checks when imported; :func:`course_lib.grading.get_check`
+imports ``course_lib.checks.<module>`` for a check named ``"<module>.<part>"``.
+"""
+
+ASSIGNMENTS = {
+    "01_risk": "risk",
+}
+"""Assignment folder name -> the checks module that grades it."""

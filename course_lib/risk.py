@@ -1,0 +1,164 @@
+r"""Empirical risk, L2 regularization and plain gradient descent (chapter 1).
+
+The running example is linear regression, :math:`f_\theta(x) = x^\top w + b`
+with the squared loss, small enough that every quantity has a closed form to
+check against ``torch.autograd``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+__all__ = [
+    "linear_model",
+    "squared_error",
+    "empirical_risk",
+    "ridge_risk",
+    "ridge_gradient",
+    "ridge_solution",
+    "GDResult",
+    "gradient_descent",
+]
+
+
+def linear_model(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:
+    r"""Predictions :math:`X w + b` of a linear model for the rows of ``X`` (n, d)."""
+    return X @ w + b
+
+
+def squared_error(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    r"""Per-sample squared loss :math:`L(\hat y, y) = (\hat y - y)^2`, no reduction."""
+    return (predictions - targets) ** 2
+
+
+def empirical_risk(
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = squared_error,
+) -> torch.Tensor:
+    r"""Empirical risk: the average loss over a data set.
+
+    .. math:: \hat R(\theta) = \frac{1}{n} \sum_{i=1}^{n} L\big(f_\theta(x_i), y_i\big)
+
+    It estimates the expected risk :math:`R(\theta) = \mathbb E_{(x, y) \sim P}[L(f_\theta(x), y)]`.
+    With the squared loss it equals ``torch.nn.functional.mse_loss(predict(X), y)``.
+
+    Args:
+        predict: the model, mapping inputs (n, d) to predictions (n,).
+        X: inputs, one row per sample.
+        y: targets (n,).
+        loss: per-sample loss without reduction (default :func:`squared_error`).
+
+    Returns:
+        A 0-dim tensor.
+
+    Example:
+        >>> X, y = torch.ones(4, 1), torch.zeros(4)
+        >>> empirical_risk(lambda X: linear_model(X, torch.tensor([2.0]), 0.0), X, y)
+        tensor(4.)
+    """
+    return loss(predict(X), y).mean()
+
+
+def ridge_risk(
+    w: torch.Tensor, b: torch.Tensor | float, X: torch.Tensor, y: torch.Tensor, lam: float
+) -> torch.Tensor:
+    r"""L2-regularized empirical risk of linear regression (ridge).
+
+    .. math:: \hat R_\lambda(w, b) = \frac1n \sum_i (x_i^\top w + b - y_i)^2 + \lambda \sum_j w_j^2
+
+    The bias is not penalized: shrinking it would pull predictions towards zero
+    rather than towards a simpler function.
+
+    Args:
+        w: weights (d,).
+        b: intercept.
+        X: inputs (n, d).
+        y: targets (n,).
+        lam: the penalty strength :math:`\lambda \ge 0`.
+
+    Returns:
+        A 0-dim tensor.
+    """
+    residual = linear_model(X, w, b) - y
+    return (residual**2).mean() + lam * (w**2).sum()
+
+
+def ridge_gradient(
+    w: torch.Tensor, b: torch.Tensor | float, X: torch.Tensor, y: torch.Tensor, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Gradient of :func:`ridge_risk` with respect to ``(w, b)``, in closed form.
+
+    .. math::
+        \nabla_w \hat R_\lambda = \frac2n X^\top (Xw + b - y) + 2\lambda w, \qquad
+        \partial_b \hat R_\lambda = \frac2n \sum_i (x_i^\top w + b - y_i)
+
+    Returns:
+        ``(grad_w, grad_b)`` with the shapes of ``w`` and of a 0-dim tensor.
+    """
+    n = X.shape[0]
+    residual = linear_model(X, w, b) - y
+    grad_w = 2.0 / n * (X.T @ residual) + 2.0 * lam * w
+    grad_b = 2.0 / n * residual.sum()
+    return grad_w, grad_b
+
+
+def ridge_solution(X: torch.Tensor, y: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The exact minimizer of :func:`ridge_risk`.
+
+    Centering removes the unpenalized intercept; the weights then solve
+    :math:`(\tfrac1n X_c^\top X_c + \lambda I)\, w = \tfrac1n X_c^\top y_c` and
+    :math:`b = \bar y - \bar x^\top w`.
+
+    Returns:
+        ``(w, b)``.
+    """
+    n, d = X.shape
+    x_mean, y_mean = X.mean(0), y.mean()
+    Xc, yc = X - x_mean, y - y_mean
+    A = Xc.T @ Xc / n + lam * torch.eye(d, dtype=X.dtype, device=X.device)
+    w = torch.linalg.solve(A, Xc.T @ yc / n)
+    return w, y_mean - x_mean @ w
+
+
+@dataclass(frozen=True)
+class GDResult:
+    """Final weights and bias of a gradient-descent run, and the loss before each step and at the end."""
+
+    w: torch.Tensor
+    b: torch.Tensor
+    losses: torch.Tensor
+
+
+def gradient_descent(
+    X: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int, lam: float = 0.0
+) -> GDResult:
+    r"""Full-batch gradient descent on :func:`ridge_risk`, starting from zero.
+
+    .. math:: \theta_{k+1} = \theta_k - \eta \nabla \hat R_\lambda(\theta_k)
+
+    Args:
+        X: inputs (n, d).
+        y: targets (n,).
+        lr: the learning rate :math:`\eta`.
+        steps: number of updates.
+        lam: L2 penalty (default 0: plain least squares).
+
+    Returns:
+        A :class:`GDResult` whose ``losses`` has ``steps + 1`` entries:
+        the loss at the start and after every step. A run that diverges keeps
+        going and records ``inf``/``nan``, so plots show where it blew up.
+    """
+    w = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
+    b = torch.zeros((), dtype=X.dtype, device=X.device)
+    losses = [ridge_risk(w, b, X, y, lam)]
+    for _ in range(steps):
+        grad_w, grad_b = ridge_gradient(w, b, X, y, lam)
+        w = w - lr * grad_w
+        b = b - lr * grad_b
+        losses.append(ridge_risk(w, b, X, y, lam))
+    return GDResult(w=w, b=b, losses=torch.stack(losses))

@@ -1,0 +1,21 @@
+"""Shared pytest fixtures and markers for the course's test suite."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+requires_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU; this machine has none"
+)
+
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param("cuda", id="cuda", marks=[requires_cuda, pytest.mark.gpu]),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Run a test once on the CPU and once on CUDA (skipped with a reason without a GPU)."""
+    return torch.device(request.param)
