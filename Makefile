@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?= auto
 
-.PHONY: help setup book test test-fast lab release browsers clean clean-book
+.PHONY: help setup book test lab release system-deps clean clean-book
 
 help:
 	@echo "make book     set up .venv and build the book into _build/html"
@@ -29,7 +29,9 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
 
-test: $(STAMP) browsers
+# The book build is part of the tests: a page whose code raises or warns fails it, and the
+# browser tests read the built pages.
+test: $(STAMP) system-deps book
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)
@@ -38,12 +40,19 @@ lab: $(STAMP)
 release: $(STAMP)
 	$(BIN)/course release
 
-# Browser tests drive Debian's Chromium through playwright; no browser is ever downloaded.
-browsers:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Programs some tests need, from Debian: Chromium (browser tests, driven by playwright; no
+# browser is ever downloaded), bubblewrap (the grading sandbox) and PostgreSQL (gradebook
+# tests). Installed when missing and run as root; otherwise those tests skip and say why.
+SYSTEM_PROGRAMS := chromium:chromium bwrap:bubblewrap initdb:postgresql
+system-deps:
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do prog=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$prog >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/$$prog >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed; browser tests will skip"; \
-	  else echo "chromium is not installed (apt-get install chromium); browser tests will skip"; fi; }
+	    echo "installing$$missing from Debian"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "could not install$$missing; the tests that need them will skip"; \
+	  else echo "missing$$missing (apt-get install$$missing); the tests that need them will skip"; fi; fi
 
 clean-book:
 	rm -rf _build

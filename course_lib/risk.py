@@ -127,11 +127,21 @@ def ridge_solution(X: torch.Tensor, y: torch.Tensor, lam: float) -> tuple[torch.
 
 @dataclass(frozen=True)
 class GDResult:
-    """Final weights and bias of a gradient-descent run, and the loss before each step and at the end."""
+    """A gradient-descent run: final parameters, the loss at every iterate, and the iterates.
+
+    Attributes:
+        w: final weights (d,).
+        b: final bias (0-dim).
+        losses: ``steps + 1`` losses, at the start and after every step.
+        weights: the iterates of ``w``, shape ``(steps + 1, d)``.
+        biases: the iterates of ``b``, shape ``(steps + 1,)``.
+    """
 
     w: torch.Tensor
     b: torch.Tensor
     losses: torch.Tensor
+    weights: torch.Tensor
+    biases: torch.Tensor
 
 
 def gradient_descent(
@@ -155,10 +165,12 @@ def gradient_descent(
     """
     w = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
     b = torch.zeros((), dtype=X.dtype, device=X.device)
-    losses = [ridge_risk(w, b, X, y, lam)]
+    losses, weights, biases = [ridge_risk(w, b, X, y, lam)], [w], [b]
     for _ in range(steps):
         grad_w, grad_b = ridge_gradient(w, b, X, y, lam)
         w = w - lr * grad_w
         b = b - lr * grad_b
         losses.append(ridge_risk(w, b, X, y, lam))
-    return GDResult(w=w, b=b, losses=torch.stack(losses))
+        weights.append(w)
+        biases.append(b)
+    return GDResult(w=w, b=b, losses=torch.stack(losses), weights=torch.stack(weights), biases=torch.stack(biases))

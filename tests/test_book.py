@@ -1,0 +1,112 @@
+"""The rendered book as a student sees it, in headless Chromium.
+
+`make test` builds the book first (`make book`); run alone, this module builds it
+when `_build/html` is missing. Screenshots of every page are saved under
+`_build/screenshots/` to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from browser import browser, serve
+from course_helpers import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part["chapters"]]
+    return pages
+
+
+PAGES = toc_pages()
+CHAPTERS = [p for p in PAGES if re.match(r"book/\d\d_", p)]
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not (HTML / "index.html").is_file():
+        jb = Path(sys.executable).parent / "jupyter-book"
+        subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"], check=True, timeout=1800)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with serve(HTML) as url, browser() as chromium:
+        yield url, chromium
+
+
+def open_page(site, page: str):
+    url, chromium = site
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    problems: list[str] = []
+    outside: list[str] = []
+    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    tab.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    tab.on("request", lambda req: outside.append(req.url) if not req.url.startswith((url, "data:", "blob:", "about:")) else None)
+    tab.goto(f"{url}/{page}.html", wait_until="networkidle")
+    return context, tab, problems, outside
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_offline_without_errors_and_typesets_math(site, page):
+    context, tab, problems, outside = open_page(site, page)
+    try:
+        has_math = tab.evaluate("document.querySelectorAll('.math, span.math, div.math').length") > 0
+        if has_math:
+            tab.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=20000)
+        tab.screenshot(path=str(SHOTS / f"{Path(page).name}.png"), full_page=True)
+        assert not problems, f"{page}: {problems}"
+        assert not outside, f"{page} loads resources from outside the book: {outside[:5]}"
+        prose = tab.evaluate(
+            "Array.from(document.querySelectorAll('main p, main li, main h1, main h2, main h3'))"
+            ".filter(e => !e.closest('pre, code, .cell_output, mjx-container')).map(e => e.innerText).join('\\n')"
+        )
+        assert "$$" not in prose and "\\frac" not in prose and "\\sum" not in prose, f"{page}: raw LaTeX left in the text"
+        images = tab.evaluate("Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
+        broken = [src for src, ok in images if not ok]
+        assert not broken, f"{page}: images that did not load: {broken}"
+        outputs = tab.evaluate("Array.from(document.querySelectorAll('.cell_output')).map(e => e.innerText).join('\\n')")
+        for marker in ("Traceback (most recent call last)", "Warning:", "Error:"):
+            assert marker not in outputs, f"{page}: a cell output shows {marker!r}"
+        assert tab.locator(".output.stderr").count() == 0, f"{page}: a cell wrote to stderr"
+    finally:
+        context.close()
+
+
+def test_table_of_contents_reaches_every_chapter(site):
+    context, tab, _, _ = open_page(site, PAGES[0])
+    try:
+        links = tab.evaluate("Array.from(document.querySelectorAll('nav a')).map(a => a.getAttribute('href'))")
+        for chapter in CHAPTERS:
+            name = Path(chapter).name
+            assert any(link and name in link for link in links), f"the navigation has no link to {name}"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_search_finds_the_chapter(site, chapter):
+    source = (ROOT / f"{chapter}.md").read_text()
+    title = re.search(r"^# \d+\. (.+)$", source, flags=re.M).group(1)
+    term = max(re.findall(r"[A-Za-z]{6,}", title), key=len).lower()
+    url, _ = site
+    context, tab, _, _ = open_page(site, "search")
+    try:
+        tab.goto(f"{url}/search.html?q={term}", wait_until="networkidle")
+        tab.wait_for_selector("#search-results ul li, ul.search li", timeout=20000)
+        hits = tab.evaluate("Array.from(document.querySelectorAll('#search-results a, ul.search a')).map(a => a.getAttribute('href'))")
+        assert any(Path(chapter).name in (h or "") for h in hits), f"searching {term!r} does not find {chapter}: {hits[:10]}"
+    finally:
+        context.close()
