@@ -34,8 +34,9 @@ book: $(STAMP)
 test: $(STAMP) system-deps book
 	$(BIN)/python -m pytest
 
+# JupyterLab refuses to run as root unless told; a student's own account needs no flag.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=exercises
+	$(BIN)/jupyter lab --notebook-dir=exercises $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 release: $(STAMP)
 	$(BIN)/course release

@@ -1,0 +1,147 @@
+"""The exercises in JupyterLab 4, driven as a student would in headless Chromium.
+
+JupyterLab runs on a loopback port with a token, on a copy of the course laid out
+as `make lab` opens it. For every released notebook: run all cells of the blank
+release (the first visible test fails with the check's readable message, and
+nbgrader's Validate button reports the failure), then of the same notebook with
+the solutions pasted in (every visible test passes, the widgets render and
+respond, and Validate reports success). Screenshots go to `_build/screenshots/`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from browser import browser, free_port
+from course_helpers import ROOT, assignments, copy_course, source_notebook
+from course_lib.submissions import fill_release, solution_sources
+
+import nbformat
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = ROOT / "_build" / "screenshots"
+TOKEN = "course-test-token"
+ASSIGNMENTS = assignments()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = copy_course(tmp_path_factory.mktemp("lab") / "course")
+    for assignment in ASSIGNMENTS:
+        release = root / "exercises" / assignment / source_notebook(assignment).name
+        solved = fill_release(release, solution_sources(source_notebook(assignment)))
+        nbformat.write(solved, release.with_name(f"{release.stem}_solved.ipynb"))
+    port = free_port()
+    jupyter = Path(sys.executable).parent / "jupyter"
+    settings = tmp_path_factory.mktemp("lab-settings")
+    command = [
+        str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root / 'exercises'}",
+        f"--LabApp.workspaces_dir={settings / 'workspaces'}", f"--LabApp.user_settings_dir={settings / 'user'}",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = open(settings / "server.log", "w")
+    server = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"JupyterLab did not start:\n{(settings / 'server.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        with browser() as chromium:
+            yield url, chromium
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def open_and_run_all(lab, notebook: str):
+    """Open a notebook, run all cells, wait until the kernel is done; returns the page."""
+    url, chromium = lab
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    # A fresh workspace per notebook, so no tab from an earlier test stays open behind it.
+    workspace = notebook.replace("/", "-").replace(".", "-")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={TOKEN}", wait_until="networkidle")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
+    page.wait_for_selector("text=| Idle", timeout=60000)
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    page.wait_for_function(
+        "document.querySelectorAll('.jp-InputPrompt').length > 0 && "
+        "Array.from(document.querySelectorAll('.jp-InputPrompt')).some(p => /\\[\\d+\\]/.test(p.innerText)) && "
+        "Array.from(document.querySelectorAll('.jp-InputPrompt')).every(p => !p.innerText.includes('*'))",
+        timeout=300000,
+    )
+    page.wait_for_selector("text=| Idle", timeout=60000)
+    return context, page
+
+
+def outputs(page) -> list[str]:
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('.jp-CodeCell')).map(c => "
+        "{ const o = c.querySelector('.jp-OutputArea'); return o ? o.innerText : ''; })"
+    )
+
+
+def validate(page) -> str:
+    page.click(".jp-Toolbar-item:has-text('Validate')")
+    page.wait_for_selector(".jp-Dialog", timeout=300000)
+    page.wait_for_function("!document.querySelector('.jp-Dialog').innerText.includes('Validating')", timeout=300000)
+    text = page.inner_text(".jp-Dialog")
+    page.keyboard.press("Escape")
+    return text
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_release_fails_visibly_and_validate_says_so(lab, assignment):
+    name = source_notebook(assignment).name
+    context, page = open_and_run_all(lab, f"{assignment}/{name}")
+    try:
+        texts = [t for t in outputs(page) if t.strip()]
+        page.screenshot(path=str(SHOTS / f"lab_{assignment}_blank.png"))
+        assert texts, "running the blank release produced no output"
+        failure = texts[-1]
+        assert "CheckFailure" in failure and "raised NotImplementedError" in failure, failure[:800]
+        assert "on case 1" in failure, "the message should say which input failed"
+        result = validate(page)
+        assert "failed" in result.lower() and "NotImplementedError" in result, result[:800]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solved_notebook_passes_and_widgets_respond(lab, assignment):
+    stem = source_notebook(assignment).stem
+    context, page = open_and_run_all(lab, f"{assignment}/{stem}_solved.ipynb")
+    try:
+        texts = outputs(page)
+        joined = "\n".join(texts)
+        assert "Traceback" not in joined and "Error" not in joined, joined[:1500]
+        assert joined.count("agree with the reference") >= 4, "every visible test should report success"
+        assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
+        page.screenshot(path=str(SHOTS / f"lab_{assignment}_solved.png"), full_page=False)
+        result = validate(page)
+        assert "Success" in result and "passes all the tests" in result, result[:800]
+    finally:
+        context.close()
