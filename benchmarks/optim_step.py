@@ -1,0 +1,234 @@
+"""Time one optimizer step on 10 M parameters: course_lib.optim against torch.optim.
+
+For SGD with momentum, Adam and AdamW, every implementation updates its own copy of
+10 M float32 parameters split into 8 tensors (the gradients are shared and fixed):
+
+* torch foreach=False (the per-tensor loop; the baseline every ratio refers to),
+* torch foreach=True and torch fused=True where the device supports them,
+* ours (the readable per-tensor path, the default) and ours foreach=True,
+* with ``--compile``, ours with the same rules compiled by ``torch.compile`` (below).
+
+After ``--warmup`` steps the variants take turns, one step each, for ``--steps``
+rounds, so that a change in machine load affects all of them alike; the table shows
+the median time of a step in milliseconds and its ratio to torch foreach=False measured
+in the same run, and the same for the fastest step (on a shared machine the minimum is
+the better estimate of the undisturbed cost). On CUDA every timed step is bracketed
+by ``torch.cuda.synchronize()``.
+
+    python benchmarks/optim_step.py                  # CPU
+    python benchmarks/optim_step.py --device cuda --steps 50
+
+Allocator noise: each step allocates temporaries the size of a parameter tensor. glibc
+hands such blocks back to the kernel when they are freed, so the next step may pay page
+faults afresh, and which implementation pays depends on allocation history, not on its
+code (we measured 30% swings between identical code paths). On Linux the script
+therefore re-runs itself with ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``
+raised so freed blocks stay in the heap for every variant alike (``--system-malloc``
+turns this off).
+
+An optimizer step is memory-bound: Adam reads and writes about 4 tensors the size of
+the model. The readable path issues torch's own per-tensor operations, so it should
+stay within 1.1x of torch foreach=False. foreach and fused pay off on a GPU (one kernel
+launch for all tensors, or one fused pass); on a CPU the foreach ops loop over the
+tensors anyway, and only fusing the whole update into one pass over memory (torch's
+fused=True, or ``--compile``) is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+import course_lib.optim as co
+
+OPTIMIZERS: dict[str, tuple[type, type, dict]] = {
+    "SGD momentum": (torch.optim.SGD, co.SGD, {"lr": 1e-3, "momentum": 0.9}),
+    "Adam": (torch.optim.Adam, co.Adam, {"lr": 1e-3}),
+    "AdamW": (torch.optim.AdamW, co.AdamW, {"lr": 1e-3, "weight_decay": 1e-2}),
+}
+BASELINE = "torch foreach=False"
+MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**32)}
+
+
+# ------------------------------------------------- optional: torch.compile of the same rules
+#
+# ``--compile`` adds a variant in which inductor fuses each tensor's update into one loop,
+# which is what torch's fused=True kernels do by hand. The step-dependent scalars are passed
+# as 0-dim tensors so that the compiled graph is reused at every step; the arithmetic is
+# the book's (up to rounding: fused multiply-adds), and the state is the ordinary state.
+
+
+def _sgd_momentum_rule(params, grads, buffers, lr: float, momentum: float, dampening: float) -> None:
+    for param, grad, buffer in zip(params, grads, buffers):
+        buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
+        param.add_(buffer, alpha=-lr)
+
+
+def _adam_rule(params, grads, exp_avgs, exp_avg_sqs, neg_step_size, bias_correction2_sqrt,
+               decay: float, beta1: float, beta2: float, eps: float) -> None:
+    for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
+        param.mul_(decay)
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+        param.add_(neg_step_size * exp_avg / denom)
+
+
+_COMPILED: dict[str, Callable] = {}
+
+
+def _compiled(rule: Callable) -> Callable:
+    if rule.__name__ not in _COMPILED:
+        _COMPILED[rule.__name__] = torch.compile(rule, fullgraph=True, dynamic=False)
+    return _COMPILED[rule.__name__]
+
+
+class CompiledSGD(co.SGD):
+    """SGD with momentum whose foreach path runs a compiled kernel once the buffers exist."""
+
+    def update_foreach(self, params, grads, states, group) -> None:
+        if any("momentum_buffer" not in s for s in states) or group["nesterov"] or group["maximize"] or group["weight_decay"]:
+            return super().update_foreach(params, grads, states, group)
+        buffers = [s["momentum_buffer"] for s in states]
+        _compiled(_sgd_momentum_rule)(params, grads, buffers, group["lr"], group["momentum"], group["dampening"])
+
+
+def _compiled_adam_group(params, grads, states, group, decoupled: bool) -> None:
+    if group["amsgrad"] or group["maximize"] or (group["weight_decay"] and not decoupled):
+        raise NotImplementedError("the compiled benchmark kernel covers plain Adam and AdamW only")
+    for param, state in zip(params, states):
+        if not state:
+            state.update(co.adam_init_state(param))
+        state["step"] += 1
+    (t,) = {s["step"].item() for s in states}
+    lr, (beta1, beta2) = group["lr"], group["betas"]
+    neg_step_size = torch.tensor(-lr / (1 - beta1**t), device=params[0].device)
+    bias_correction2_sqrt = torch.tensor((1 - beta2**t) ** 0.5, device=params[0].device)
+    decay = 1 - lr * group["weight_decay"] if decoupled else 1.0
+    _compiled(_adam_rule)(
+        params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+        neg_step_size, bias_correction2_sqrt, decay, beta1, beta2, group["eps"],
+    )
+
+
+class CompiledAdam(co.Adam):
+    def update_foreach(self, params, grads, states, group) -> None:
+        _compiled_adam_group(params, grads, states, group, decoupled=False)
+
+
+class CompiledAdamW(co.AdamW):
+    def update_foreach(self, params, grads, states, group) -> None:
+        _compiled_adam_group(params, grads, states, group, decoupled=True)
+
+
+COMPILED_CLASSES = {"SGD momentum": CompiledSGD, "Adam": CompiledAdam, "AdamW": CompiledAdamW}
+
+
+def make_params(grads: list[torch.Tensor]) -> list[torch.nn.Parameter]:
+    params = [torch.nn.Parameter(torch.randn_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g
+    return params
+
+
+def variants(name: str, device: torch.device, compile_: bool) -> dict[str, Callable]:
+    """Constructors (params -> optimizer) of every implementation to time."""
+    torch_cls, ours_cls, kwargs = OPTIMIZERS[name]
+    made = {
+        BASELINE: lambda p: torch_cls(p, foreach=False, **kwargs),
+        "torch foreach=True": lambda p: torch_cls(p, foreach=True, **kwargs),
+        "torch fused=True": lambda p: torch_cls(p, fused=True, **kwargs),
+        "ours (readable)": lambda p: ours_cls(p, **kwargs),
+        "ours foreach=True": lambda p: ours_cls(p, foreach=True, **kwargs),
+    }
+    if compile_:
+        made["ours compiled"] = lambda p: COMPILED_CLASSES[name](p, foreach=True, **kwargs)
+    probe = [torch.nn.Parameter(torch.zeros(2, device=device))]
+    probe[0].grad = torch.zeros(2, device=device)
+    usable = {}
+    for label, make in made.items():
+        try:
+            make(probe).step()
+        except (RuntimeError, ValueError, NotImplementedError) as error:
+            print(f"  skipping {label}: {error}")
+            continue
+        usable[label] = make
+    return usable
+
+
+def time_step(optimizer: torch.optim.Optimizer, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def benchmark(
+    name: str, device: torch.device, numel: int, tensors: int, warmup: int, steps: int, compile_: bool
+) -> list[tuple]:
+    generator = torch.Generator().manual_seed(0)
+    sizes = [numel // tensors + (1 if i < numel % tensors else 0) for i in range(tensors)]
+    grads = [torch.randn(size, generator=generator).to(device) for size in sizes]
+    optimizers = {label: make(make_params(grads)) for label, make in variants(name, device, compile_).items()}
+    for optimizer in optimizers.values():
+        for _ in range(warmup):
+            optimizer.step()
+    times: dict[str, list[float]] = {label: [] for label in optimizers}
+    for _ in range(steps):
+        for label, optimizer in optimizers.items():
+            times[label].append(time_step(optimizer, device))
+    baseline_median, baseline_min = statistics.median(times[BASELINE]), min(times[BASELINE])
+    rows = []
+    for label, samples in times.items():
+        median, fastest = statistics.median(samples), min(samples)
+        rows.append((name, label, 1e3 * median, median / baseline_median, 1e3 * fastest, fastest / baseline_min))
+    del optimizers, grads
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--numel", type=int, default=10_000_000, help="parameters in total (default 10 M)")
+    parser.add_argument("--tensors", type=int, default=8, help="number of parameter tensors (default 8)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per variant (default 3)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per variant (default 20)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on CPU")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time a torch.compile'd version of our rules (compiles for ~1 min on 2 cores)")
+    parser.add_argument("--system-malloc", action="store_true", help="keep glibc's default malloc settings")
+    args = parser.parse_args()
+    if sys.platform.startswith("linux") and not args.system_malloc and "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_SETTINGS})
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda given but CUDA is not available")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}; {where}; {args.numel:,} float32 parameters in {args.tensors} tensors; "
+          f"median of {args.steps} steps after {args.warmup} warm-up steps")
+
+    rows = []
+    for name in OPTIMIZERS:
+        rows.extend(benchmark(name, device, args.numel, args.tensors, args.warmup, args.steps, args.compile))
+
+    print(f"\nratios are against {BASELINE} in the same run; min is the fastest step, least disturbed by load")
+    print(f"{'optimizer':<14} {'implementation':<22} {'median ms':>10} {'ratio':>7} {'min ms':>9} {'ratio':>7}")
+    print("-" * 74)
+    for name, label, median_ms, median_ratio, min_ms, min_ratio in rows:
+        print(f"{name:<14} {label:<22} {median_ms:10.2f} {median_ratio:6.2f}x {min_ms:9.2f} {min_ratio:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+r"""The course's optimizers: readable update rules and drop-ins for ``torch.optim``.
+
+* :mod:`~course_lib.optim.functional`: one function per method, ``xxx_update(param, grad,
+  state, *, ...)``, the book's equations line by line.
+* :mod:`~course_lib.optim.optimizers`: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adadelta``,
+  ``Adam``, ``AdamW``, ``Adamax``, ``NAdam`` with torch 2.13's signatures, defaults,
+  state and ``state_dict`` layout, and ``AdamL2``, Adam with L2 under its own name.
+* :mod:`~course_lib.optim.weight_decay`: L2-in-the-gradient vs decoupled decay.
+* :mod:`~course_lib.optim.ewma`: exponentially weighted averages with bias correction.
+* :mod:`~course_lib.optim.two_stage`: fastai-style "decay, then step" optimizers and the
+  ``AdamAbs`` experiment.
+* :mod:`~course_lib.optim.foreach`: multi-tensor SGD and Adam(W), used with ``foreach=True``.
+
+Example:
+    >>> import torch
+    >>> model = torch.nn.Linear(3, 1)
+    >>> optimizer = AdamW(model.parameters(), lr=1e-3)   # instead of torch.optim.AdamW
+"""
+
+from __future__ import annotations
+
+from ._base import PerTensorOptimizer, new_step_counter
+from .ewma import ewma
+from .foreach import adam_update_foreach, sgd_update_foreach
+from .functional import (
+    adadelta_init_state,
+    adadelta_update,
+    adagrad_init_state,
+    adagrad_update,
+    adam_init_state,
+    adam_update,
+    adamax_init_state,
+    adamax_update,
+    adamw_update,
+    nadam_init_state,
+    nadam_update,
+    rmsprop_init_state,
+    rmsprop_update,
+    sgd_update,
+)
+from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamL2, AdamW, NAdam, RMSprop
+from .two_stage import AdamAbs, DecayThenStepAdam, DecayThenStepOptimizer, DecayThenStepSGD, adam_abs_update
+from .weight_decay import decoupled_weight_decay_, grad_with_l2_penalty
+
+__all__ = [
+    # drop-ins for torch.optim
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adadelta",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    # teaching variants
+    "AdamL2",
+    "AdamAbs",
+    "DecayThenStepOptimizer",
+    "DecayThenStepSGD",
+    "DecayThenStepAdam",
+    "PerTensorOptimizer",
+    # building blocks
+    "ewma",
+    "grad_with_l2_penalty",
+    "decoupled_weight_decay_",
+    "new_step_counter",
+    # per-tensor update rules and their state
+    "sgd_update",
+    "adagrad_init_state",
+    "adagrad_update",
+    "rmsprop_init_state",
+    "rmsprop_update",
+    "adadelta_init_state",
+    "adadelta_update",
+    "adam_init_state",
+    "adam_update",
+    "adamw_update",
+    "adamax_init_state",
+    "adamax_update",
+    "nadam_init_state",
+    "nadam_update",
+    "adam_abs_update",
+    # multi-tensor versions
+    "sgd_update_foreach",
+    "adam_update_foreach",
+]
