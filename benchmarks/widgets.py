@@ -1,0 +1,118 @@
+"""Latency of the trajectory explorer: from a slider change to the updated picture.
+
+A change of a control triggers, synchronously: a new run of the optimizer (200 steps by
+default), ``set_data`` on the path and loss-curve artists, drawing on the Agg canvas,
+and the PNG encoding that the ``ipywidgets.Image`` shows. This script times that whole
+chain, as a notebook user triggers it (``explorer.controls[name].value = v``), for:
+
+* ``lr slider``, ``momentum slider``, ``beta1 slider``: the explorer's normal path,
+  which restores the cached background (contours, axes, ticks) and draws only the
+  moving artists, falling back to a full ``canvas.draw()`` when the loss axis needs new
+  limits (the column "full draws" counts those);
+* ``lr, full canvas.draw()``: the same changes with a full ``fig.canvas.draw()`` forced
+  on every update (``explorer.update(full_redraw=True)``), the upper bound;
+
+and the parts on their own: the optimizer run, a full draw, a blit, the PNG encoding.
+Each row shows the median, the 95th percentile and the minimum in milliseconds (on a
+shared machine the minimum is the best estimate of the undisturbed cost). The target
+is a median under 50 ms for 200-step paths on a CPU.
+
+    python benchmarks/widgets.py
+    python benchmarks/widgets.py --changes 100 --steps 300 --landscape rosenbrock
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from course_lib.plots import figure_png  # noqa: E402
+from course_lib.widgets import TrajectoryExplorer  # noqa: E402
+
+
+def summary(name: str, seconds: Sequence[float], note: str = "") -> str:
+    ms = np.asarray(seconds) * 1e3
+    return (f"{name:<28} {statistics.median(ms):8.1f} {np.percentile(ms, 95):8.1f} {ms.min():8.1f}"
+            f"  {note}")
+
+
+def time_changes(explorer: TrajectoryExplorer, control: str, values: Sequence[float], n: int) -> tuple[list[float], int]:
+    """Set ``control`` to the values in turn, n times; the wall time of each assignment."""
+    widget = explorer.controls[control]
+    before = explorer.full_redraws
+    times = []
+    for value in itertools.islice(itertools.cycle(values), n):
+        if widget.value == value:
+            continue
+        start = time.perf_counter()
+        widget.value = value
+        times.append(time.perf_counter() - start)
+        if explorer.error:
+            raise RuntimeError(explorer.error)
+    return times, explorer.full_redraws - before
+
+
+def time_calls(function: Callable[[], object], n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=60, help="slider changes per row (default 60)")
+    parser.add_argument("--steps", type=int, default=200, help="optimizer steps per run (default 200)")
+    parser.add_argument("--optimizer", default="Adam", help="menu name: SGD, Adam, AdamW, RMSprop, Adagrad")
+    parser.add_argument("--landscape", default="linear regression", help="menu name of the landscape")
+    parser.add_argument("--lr", type=float, default=0.05, help="the lr slider moves between 0.4 and 2 times this")
+    args = parser.parse_args()
+
+    explorer = TrajectoryExplorer(args.landscape, optimizer=args.optimizer, steps=args.steps, lr=args.lr)
+    n = args.changes
+    lrs = [args.lr * factor for factor in (0.4, 0.6, 1.0, 1.4, 2.0, 1.4, 1.0, 0.6)]
+    rows = []
+    times, full = time_changes(explorer, "lr", lrs, n)
+    rows.append(summary("lr slider", times, f"{full} full draws in {len(times)} changes"))
+    momentum_control = "momentum" if not explorer.controls["momentum"].disabled else "beta1"
+    times, full = time_changes(explorer, momentum_control, [0.5, 0.7, 0.8, 0.9, 0.95, 0.9, 0.8, 0.7], n)
+    rows.append(summary(f"{momentum_control} slider", times, f"{full} full draws in {len(times)} changes"))
+    values = itertools.cycle(lrs)
+    # time only the forced full update: set the value quietly, then update with a full draw
+    times = []
+    for value in itertools.islice(values, n):
+        explorer._quiet = True
+        explorer.controls["lr"].value = value
+        explorer._quiet = False
+        start = time.perf_counter()
+        explorer.update(full_redraw=True)
+        times.append(time.perf_counter() - start)
+    rows.append(summary("lr, full canvas.draw()", times, "run + set_data + fig.canvas.draw() + PNG"))
+    rows.append(summary("  optimizer run only", time_calls(explorer.run, n), f"{args.steps} steps of {args.optimizer}"))
+    rows.append(summary("  fig.canvas.draw() only", time_calls(explorer.figure.canvas.draw, n)))
+    rows.append(summary("  blit only", time_calls(lambda: explorer._render(False), n), "includes the PNG"))
+    rows.append(summary("  PNG encoding only", time_calls(lambda: figure_png(explorer.figure, draw=False), n)))
+
+    width, height = explorer.figure.canvas.get_width_height()
+    print(f"TrajectoryExplorer on {args.landscape!r}, {args.optimizer}, {args.steps}-step paths, "
+          f"{width}x{height} px; torch {torch.__version__}, matplotlib {matplotlib.__version__}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':<28} {'median':>8} {'p95':>8} {'min':>8}  (ms)")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
