@@ -6,5 +6,12 @@ imports ``course_lib.checks.<module>`` for a check named ``"<module>.<part>"``.
 
 ASSIGNMENTS = {
     "01_risk": "risk",
+    "02_sgd": "sgd",
+    "03_momentum": "momentum",
+    "04_adaptive": "adaptive",
+    "05_adamw": "adamw",
+    "06_schedules": "schedules",
+    "07_init": "init",
+    "08_normalization": "normalization",
 }
 """Assignment folder name -> the checks module that grades it."""

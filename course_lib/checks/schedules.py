@@ -1,0 +1,365 @@
+"""Checks for assignment 06_schedules: schedules as ``step -> lr`` functions, and a LambdaLR.
+
+Parts 1 to 4 are pure functions ``f(step, **settings) -> lr``. A case evaluates the
+function at steps ``0 .. num_steps - 1`` and compares the whole list with the
+reference from :mod:`course_lib.schedules`, which ``tests/test_schedules.py`` checks
+against ``torch.optim.lr_scheduler`` step by step (equal to float64 rounding). The
+flat index in a failure message is the step.
+
+Part 5 returns a ``torch.optim.lr_scheduler.LambdaLR``. A case attaches it to SGD with
+momentum on a small float64 network with two param groups of their own learning rates,
+trains for a few hundred steps, and compares the rate of both groups at every step and
+the final weights with what the reference scheduler gives.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch.nn import functional as F
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
+
+from course_lib import schedules
+from course_lib.grading import Check, Mistake, register
+from course_lib.models import mlp
+
+# Rates span 1e-7 (the end of a one-cycle run) to 1; every correct formula agrees with
+# the reference to a few units in the last place, every known mistake by far more.
+_ATOL, _RTOL = 1e-12, 1e-7
+
+
+def _rates(f: Callable[..., float], case: dict[str, Any]) -> torch.Tensor:
+    """The rates ``f(t, **settings)`` for ``t = 0 .. num_steps - 1``, as one float64 tensor."""
+    values = []
+    for step in range(case["num_steps"]):
+        value = f(step, **case["settings"])
+        values.append(float(value.item() if isinstance(value, torch.Tensor) else value))
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def _describe(case: dict[str, Any]) -> str:
+    settings = ", ".join(f"{k}={v!r}" for k, v in case["settings"].items())
+    return f"steps 0..{case['num_steps'] - 1} with {settings} (the flat index in the message is the step)"
+
+
+def _cases(visible: list[dict[str, Any]], hidden: list[dict[str, Any]], num_steps: Callable[[dict], int]):
+    def cases(is_hidden: bool) -> list[dict[str, Any]]:
+        chosen = hidden if is_hidden else visible
+        return [{"settings": dict(settings), "num_steps": num_steps(settings)} for settings in chosen]
+    return cases
+
+
+# ---- 1. step decay ---------------------------------------------------------------------------
+
+
+def _step_decay(step, lr, step_size, gamma=0.1):
+    return schedules.step_decay(lr, step_size, gamma)(step)
+
+
+register(Check(
+    name="schedules.step_decay",
+    reference=_step_decay,
+    cases=_cases(
+        visible=[{"lr": 0.1, "step_size": 3, "gamma": 0.5}],
+        hidden=[
+            {"lr": 0.1, "step_size": 30},  # torch's default gamma, 0.1
+            {"lr": 0.05, "step_size": 7, "gamma": 0.7},
+            {"lr": 1.0, "step_size": 1, "gamma": 0.9},
+            {"lr": 0.3, "step_size": 10, "gamma": 0.5},
+        ],
+        num_steps=lambda s: 4 * s["step_size"] + 3,
+    ),
+    call=_rates,
+    describe=_describe,
+    atol=_ATOL,
+    rtol=_RTOL,
+    mistakes=(
+        Mistake("every_step", "the rate is multiplied by gamma at every step; StepLR multiplies it only once "
+                "every step_size steps: lr * gamma ** (step // step_size).",
+                lambda step, lr, step_size, gamma=0.1: lr * gamma**step),
+        Mistake("off_by_one", "each decay comes one step early (off by one): step 0 is the first step, so the "
+                "first decay happens at step == step_size, not step_size - 1.",
+                lambda step, lr, step_size, gamma=0.1: lr * gamma ** ((step + 1) // step_size)),
+        Mistake("no_floor", "the exponent step / step_size is not rounded down, so the rate decays smoothly "
+                "(that is exponential decay); StepLR keeps it constant in between: step // step_size.",
+                lambda step, lr, step_size, gamma=0.1: lr * gamma ** (step / step_size)),
+        Mistake("default_gamma", "the default gamma is not torch's: StepLR's gamma defaults to 0.1.",
+                lambda step, lr, step_size, gamma=0.5: lr * gamma ** (step // step_size)),
+    ),
+    hint="lr * gamma ** (step // step_size); step counts from 0, gamma defaults to 0.1.",
+))
+
+
+# ---- 2. cosine annealing ---------------------------------------------------------------------
+
+
+def _cosine(step, lr, T_max, eta_min=0.0):
+    return schedules.cosine_annealing(lr, T_max, eta_min)(step)
+
+
+def _cosine_wrong(kind: str):
+    def wrong(step, lr, T_max, eta_min=0.0):
+        t = step
+        if kind == "off_by_one":
+            t = step + 1
+        if kind == "clamped":
+            t = min(step, T_max)
+        angle = math.pi * t / T_max
+        if kind == "full_period":
+            angle = 2 * math.pi * t / T_max
+        if kind == "no_eta_min":
+            return lr * (1 + math.cos(angle)) / 2
+        if kind == "no_one_plus":
+            return eta_min + (lr - eta_min) * math.cos(angle)
+        return eta_min + (lr - eta_min) * (1 + math.cos(angle)) / 2
+    return wrong
+
+
+register(Check(
+    name="schedules.cosine_annealing",
+    reference=_cosine,
+    cases=_cases(
+        visible=[{"lr": 0.1, "T_max": 10, "eta_min": 0.001}],
+        hidden=[
+            {"lr": 0.1, "T_max": 50},
+            {"lr": 0.02, "T_max": 7, "eta_min": 0.005},
+            {"lr": 1.0, "T_max": 100, "eta_min": 0.1},
+            {"lr": 0.3, "T_max": 1, "eta_min": 0.01},
+        ],
+        num_steps=lambda s: s["T_max"] + 1 + (s["T_max"] // 2 if s["T_max"] != 100 else 0),
+    ),
+    call=_rates,
+    describe=_describe,
+    atol=_ATOL,
+    rtol=_RTOL,
+    mistakes=(
+        Mistake("full_period", "the cosine runs over the wrong period: cos(2 * pi * step / T_max) goes down and "
+                "back up within T_max steps; torch's half cosine cos(pi * step / T_max) reaches eta_min at T_max.",
+                _cosine_wrong("full_period")),
+        Mistake("off_by_one", "the schedule is one step ahead (off by one): step 0 must give lr itself, so use "
+                "cos(pi * step / T_max), not step + 1.", _cosine_wrong("off_by_one")),
+        Mistake("no_eta_min", "eta_min is ignored: the rate goes from lr down to eta_min, "
+                "eta_min + (lr - eta_min) * (1 + cos(pi * step / T_max)) / 2.", _cosine_wrong("no_eta_min")),
+        Mistake("no_one_plus", "the cosine lacks its '1 +' and the halving: (1 + cos(...)) / 2 runs from 1 to 0, "
+                "cos(...) alone from 1 to -1, which makes the rate negative.", _cosine_wrong("no_one_plus")),
+        Mistake("clamped", "the rate stays at eta_min after T_max; torch's CosineAnnealingLR keeps following the "
+                "cosine, which climbs back towards lr (stop training at T_max instead).", _cosine_wrong("clamped")),
+    ),
+    hint="eta_min + (lr - eta_min) * (1 + cos(pi * step / T_max)) / 2, also for steps past T_max.",
+))
+
+
+# ---- 3. linear warmup, then cosine -----------------------------------------------------------
+
+
+def _warmup_cosine(step, lr, warmup_steps, total_steps, start_factor=1.0 / 3, eta_min=0.0):
+    return schedules.warmup_cosine(lr, warmup_steps, total_steps, start_factor, eta_min)(step)
+
+
+def _warmup_cosine_wrong(kind: str):
+    def wrong(step, lr, warmup_steps, total_steps, start_factor=1.0 / 3, eta_min=0.0):
+        if step < warmup_steps:
+            if kind == "warmup_from_zero":
+                return lr * step / warmup_steps
+            if kind == "warmup_off_by_one":
+                return lr * (start_factor + (1 - start_factor) * min(step + 1, warmup_steps) / warmup_steps)
+            return lr * (start_factor + (1 - start_factor) * step / warmup_steps)
+        t, period = step - warmup_steps, total_steps - warmup_steps
+        if kind == "cosine_over_total":
+            period = total_steps
+        if kind == "cosine_clock":
+            t = step
+        return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / period)) / 2
+    return wrong
+
+
+register(Check(
+    name="schedules.warmup_cosine",
+    reference=_warmup_cosine,
+    cases=_cases(
+        visible=[{"lr": 0.1, "warmup_steps": 4, "total_steps": 12, "start_factor": 0.25}],
+        hidden=[
+            {"lr": 0.1, "warmup_steps": 10, "total_steps": 60},  # LinearLR's default start_factor 1/3
+            {"lr": 3e-3, "warmup_steps": 25, "total_steps": 200, "start_factor": 0.01, "eta_min": 1e-5},
+            {"lr": 1.0, "warmup_steps": 1, "total_steps": 9, "start_factor": 0.5},
+            {"lr": 0.5, "warmup_steps": 30, "total_steps": 40, "start_factor": 0.1, "eta_min": 0.05},
+        ],
+        num_steps=lambda s: s["total_steps"] + 1,
+    ),
+    call=_rates,
+    describe=_describe,
+    atol=_ATOL,
+    rtol=_RTOL,
+    mistakes=(
+        Mistake("warmup_from_zero", "the warmup starts at 0; torch's LinearLR starts at start_factor * lr and "
+                "ramps linearly to lr: lr * (start_factor + (1 - start_factor) * step / warmup_steps).",
+                _warmup_cosine_wrong("warmup_from_zero")),
+        Mistake("cosine_over_total", "the cosine runs over the wrong period: after the warmup it spans the "
+                "remaining total_steps - warmup_steps steps, not total_steps.",
+                _warmup_cosine_wrong("cosine_over_total")),
+        Mistake("cosine_clock", "the cosine's clock starts at 0, not at the end of the warmup: use "
+                "step - warmup_steps inside the cosine, so the rate is exactly lr at step == warmup_steps.",
+                _warmup_cosine_wrong("cosine_clock")),
+        Mistake("warmup_off_by_one", "the warmup is one step ahead (off by one): step 0 must give "
+                "start_factor * lr, and lr is reached at step == warmup_steps.",
+                _warmup_cosine_wrong("warmup_off_by_one")),
+    ),
+    hint="steps < warmup_steps: lr * (start_factor + (1 - start_factor) * step / warmup_steps); then cosine "
+         "annealing from lr to eta_min over total_steps - warmup_steps steps, counted from warmup_steps.",
+))
+
+
+# ---- 4. one-cycle -----------------------------------------------------------------------------
+
+
+def _one_cycle(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    return schedules.one_cycle(max_lr, total_steps, pct_start, "cos", div_factor, final_div_factor)(step)
+
+
+def _one_cycle_wrong(kind: str):
+    def wrong(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+        initial = max_lr / div_factor
+        final = initial if kind == "no_final_div" else initial / final_div_factor
+        if kind == "final_from_max":
+            final = max_lr / final_div_factor
+        peak = pct_start * total_steps - (0 if kind == "peak_off_by_one" else 1)
+        end = total_steps - (0 if kind == "end_off_by_one" else 1)
+        if step <= peak:
+            start_lr, end_lr, fraction = initial, max_lr, step / peak
+        else:
+            start_lr, end_lr, fraction = max_lr, final, (step - peak) / (end - peak)
+        if kind == "linear":
+            return start_lr + (end_lr - start_lr) * fraction
+        return end_lr + (start_lr - end_lr) * (1 + math.cos(math.pi * fraction)) / 2
+    return wrong
+
+
+register(Check(
+    name="schedules.one_cycle",
+    reference=_one_cycle,
+    cases=_cases(
+        visible=[{"max_lr": 0.1, "total_steps": 20, "pct_start": 0.25, "div_factor": 10.0, "final_div_factor": 100.0}],
+        hidden=[
+            {"max_lr": 0.1, "total_steps": 100},  # torch's defaults for the rest
+            {"max_lr": 1.0, "total_steps": 57, "pct_start": 0.4, "div_factor": 5.0, "final_div_factor": 50.0},
+            {"max_lr": 3e-3, "total_steps": 250, "pct_start": 0.1},
+            {"max_lr": 0.5, "total_steps": 33, "pct_start": 0.5, "div_factor": 20.0, "final_div_factor": 10.0},
+        ],
+        num_steps=lambda s: s["total_steps"],
+    ),
+    call=_rates,
+    describe=_describe,
+    atol=_ATOL,
+    rtol=_RTOL,
+    mistakes=(
+        Mistake("peak_off_by_one", "the peak is one step late (off by one): torch's first phase ends at step "
+                "pct_start * total_steps - 1, because the steps are numbered from 0.",
+                _one_cycle_wrong("peak_off_by_one")),
+        Mistake("end_off_by_one", "the second phase ends one step late (off by one): the last of the "
+                "total_steps steps is step total_steps - 1, where the rate must reach its final value.",
+                _one_cycle_wrong("end_off_by_one")),
+        Mistake("no_final_div", "the rate ends at the starting rate max_lr / div_factor; it must go on down to "
+                "max_lr / div_factor / final_div_factor.", _one_cycle_wrong("no_final_div")),
+        Mistake("final_from_max", "the final rate is max_lr / final_div_factor; torch divides the STARTING rate: "
+                "max_lr / div_factor / final_div_factor.", _one_cycle_wrong("final_from_max")),
+        Mistake("linear", "the phases are linear ramps; OneCycleLR's default anneal_strategy is 'cos', half "
+                "cosines: end + (start - end) * (1 + cos(pi * fraction)) / 2.", _one_cycle_wrong("linear")),
+    ),
+    hint="phase 1 from max_lr / div_factor up to max_lr over steps 0 .. pct_start * total_steps - 1, phase 2 "
+         "down to max_lr / div_factor / final_div_factor at step total_steps - 1, both half cosines.",
+))
+
+
+# ---- 5. a LambdaLR of your own, driving SGD ------------------------------------------------------
+
+
+def _inverse_time_scheduler(optimizer, k, interval=1):
+    multiplier = schedules.as_lambda(schedules.inverse_time_decay(1.0, k, interval), 1.0)
+    return LambdaLR(optimizer, multiplier)
+
+
+def _drive(make_scheduler: Callable[..., Any], case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train with SGD + the scheduler; return the rate of each group at every step and the final weights."""
+    model = mlp([4, 8, 1], activation="tanh", seed=case["seed"]).double()
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    lr_weights, lr_biases = case["lrs"]
+    optimizer = torch.optim.SGD([{"params": weights}, {"params": biases, "lr": lr_biases}],
+                                lr=lr_weights, momentum=0.9)
+    scheduler = make_scheduler(optimizer, **case["settings"])
+    if not isinstance(scheduler, LRScheduler):
+        raise TypeError(f"expected a torch.optim.lr_scheduler scheduler (LambdaLR), got {type(scheduler).__name__}")
+    generator = torch.Generator().manual_seed(case["seed"] + 1)
+    X = torch.randn(32, 4, generator=generator, dtype=torch.float64)
+    y = torch.sin(X.sum(1, keepdim=True))
+    rates = []
+    for _ in range(case["num_steps"]):
+        rates.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.zero_grad()
+        F.mse_loss(model(X), y).backward()
+        optimizer.step()
+        scheduler.step()
+    final = torch.cat([p.detach().flatten() for p in model.parameters()])
+    return torch.tensor(rates, dtype=torch.float64), final
+
+
+def _describe_drive(case: dict[str, Any]) -> str:
+    settings = ", ".join(f"{k}={v!r}" for k, v in case["settings"].items())
+    return (f"inverse_time_scheduler(optimizer, {settings}) on SGD(momentum=0.9) with two param groups "
+            f"(weights lr={case['lrs'][0]}, biases lr={case['lrs'][1]}), {case['num_steps']} steps; the answer is "
+            "(rates of shape [steps, groups], final weights): a flat index i of the rates is step i // 2, group i % 2")
+
+
+def _drive_cases(hidden: bool) -> list[dict[str, Any]]:
+    if not hidden:
+        return [{"settings": {"k": 0.5, "interval": 50}, "lrs": (0.05, 0.02), "num_steps": 300, "seed": 0}]
+    return [
+        {"settings": {"k": 0.02}, "lrs": (0.05, 0.1), "num_steps": 300, "seed": 1},  # default interval 1: smooth 1/t
+        {"settings": {"k": 1.0, "interval": 30}, "lrs": (0.1, 0.01), "num_steps": 300, "seed": 2},
+        {"settings": {"k": 0.25, "interval": 7}, "lrs": (0.02, 0.02), "num_steps": 200, "seed": 3},
+    ]
+
+
+def _lambda_wrong(kind: str):
+    def wrong(optimizer, k, interval=1):
+        if kind == "absolute_rate":
+            base = optimizer.param_groups[0]["lr"]
+            return LambdaLR(optimizer, lambda t: base / (1 + k * (t // interval)))
+        if kind == "first_group_rate":
+            base = optimizer.param_groups[0]["lr"]
+            return schedules.lambda_lr(optimizer, schedules.inverse_time_decay(base, k, interval))
+        if kind == "no_floor":
+            return LambdaLR(optimizer, lambda t: 1 / (1 + k * t / interval))
+        if kind == "every_step":
+            return LambdaLR(optimizer, lambda t: 1 / (1 + k * t))
+        return LambdaLR(optimizer, lambda t: 1 / (1 + k * ((t + 1) // interval)))
+    return wrong
+
+
+register(Check(
+    name="schedules.inverse_time_scheduler",
+    reference=_inverse_time_scheduler,
+    cases=_drive_cases,
+    call=_drive,
+    describe=_describe_drive,
+    atol=1e-10,
+    rtol=1e-7,
+    mistakes=(
+        Mistake("absolute_rate", "your lr_lambda returns a learning rate, but LambdaLR multiplies what it returns "
+                "by each group's initial lr: return the factor 1 / (1 + k * (t // interval)).",
+                _lambda_wrong("absolute_rate")),
+        Mistake("first_group_rate", "every param group follows the first group's rate; each group must decay from "
+                "its own initial lr, which LambdaLR does when lr_lambda returns a factor.",
+                _lambda_wrong("first_group_rate")),
+        Mistake("no_floor", "t / interval is not rounded down, so the rate decays at every step; the staircase "
+                "needs int(t / interval), i.e. t // interval.", _lambda_wrong("no_floor")),
+        Mistake("every_step", "interval is ignored: the rate decays at every step instead of once every "
+                "interval steps.", _lambda_wrong("every_step")),
+        Mistake("off_by_one", "the stairs come one step early (off by one): LambdaLR calls lr_lambda(0) for the "
+                "first step, so use t // interval, not (t + 1) // interval.", _lambda_wrong("off_by_one")),
+    ),
+    hint="LambdaLR sets each group's rate to (that group's initial lr) * lr_lambda(t), so lr_lambda returns a "
+         "factor, not a rate; t counts scheduler.step() calls from 0.",
+))
