@@ -43,6 +43,10 @@ def lab(tmp_path_factory):
     port = free_port()
     jupyter = Path(sys.executable).parent / "jupyter"
     settings = tmp_path_factory.mktemp("lab-settings")
+    # JupyterLab 4 renders only the cells in view; render them all, so prompts and outputs can be read.
+    tracker = settings / "user" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
     command = [
         str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root / 'exercises'}",
