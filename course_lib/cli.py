@@ -63,6 +63,12 @@ class Course:
         config.CourseDirectory.root = str(self.root)
         if db_url:
             config.CourseDirectory.db_url = db_url
+        if "db_url" in config.CourseDirectory:
+            config.CourseDirectory.db_url = _with_driver(config.CourseDirectory.db_url)
+            if not config.CourseDirectory.db_url.startswith("sqlite") and not config.CourseDirectory.get("course_id"):
+                # nbgrader files assignments under the course id, a foreign key that SQLite does not
+                # enforce and PostgreSQL does: an empty id (nbgrader's default) names no course row.
+                config.CourseDirectory.course_id = "default_course"
         config.NbGraderAPI.log_level = "WARN"
         self.config = config
         self.coursedir = CourseDirectory(config=config)
@@ -167,6 +173,16 @@ class Course:
             raise CourseError(f"feedback for {student_id}/{assignment} failed: {_last_error(result)}")
 
 
+def _with_driver(db_url: str) -> str:
+    """``postgresql://...`` with the PostgreSQL driver that is installed (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    import importlib.util
+
+    for scheme in ("postgresql://", "postgres://"):
+        if db_url.startswith(scheme) and importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+            return "postgresql+psycopg2://" + db_url[len(scheme):]
+    return db_url
+
+
 def _last_error(result: dict) -> str:
     """The most telling line of an nbgrader result's log or error."""
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
@@ -199,23 +215,82 @@ def cmd_release(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     assignments = course.assignments(args.assignment)
     work = [(a, s, f) for a in assignments for s, f in course.submissions(a) if not args.student or s in args.student]
     if not work:
         raise CourseError(f"nothing to grade: no submitted/<student>/<assignment> folder for {', '.join(assignments)}")
+    if args.jobs is not None and args.jobs < 1:
+        raise CourseError("--jobs must be at least 1")
+    if not args.stock:
+        from course_lib.autograde.sandbox import SandboxError, sandbox_kind
+
+        try:
+            sandbox_kind(args.sandbox)
+        except SandboxError as err:
+            raise CourseError(str(err)) from None
     for assignment in assignments:
         # Registers the source's test cells and points in the gradebook (and rewrites the
         # identical release): grading always uses the tests of the current source notebooks.
         course.release(assignment)
+    if args.stock:
+        return _autograde_stock(course, work, quiet=args.quiet)
+    from course_lib.autograde import Limits, Run, SandboxError
+
+    jobs = args.jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    timeout = course.config.Execute.get("timeout", 120) if "Execute" in course.config else 120
+    limits = Limits(cell_seconds=args.cell_timeout or float(timeout or 120), notebook_seconds=args.notebook_timeout,
+                    memory_bytes=int(args.memory_mb) << 20)
+    try:
+        run = Run(course, jobs=jobs, sandbox=args.sandbox, limits=limits, force=args.force)
+    except SandboxError as err:
+        raise CourseError(str(err)) from None
+    if run.kind == "none" and args.sandbox == "auto":
+        print("course: warning: bubblewrap (bwrap) is not installed, so student code runs without a sandbox "
+              "(the judge still decides every point); apt-get install bubblewrap", file=sys.stderr)
+    report = run.execute(work, progress=not args.quiet)
+    _print_report(report)
+    if report.interrupted:
+        print("course: interrupted; every submission listed above is saved, run the same command again to grade the rest",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+def _autograde_stock(course: Course, work: list[tuple[str, str, Path]], *, quiet: bool) -> int:
+    """Stock nbgrader, one submission at a time in the student's own kernel (for comparisons)."""
+    from tqdm import tqdm
+
     outcomes = []
-    with tqdm(work, desc="autograde", unit="submission", disable=args.quiet) as bar:
+    with tqdm(work, desc="autograde (stock nbgrader)", unit="submission", disable=quiet) as bar:
         for assignment, student_id, folder in bar:
             bar.set_postfix_str(f"{student_id}/{assignment}")
             outcomes.append(course.autograde_one(assignment, student_id, folder))
     _print_table(outcomes)
     return 0
+
+
+def _print_report(report) -> None:
+    outcomes = report.outcomes
+    if outcomes:
+        width = max(len("student"), *(len(o.student_id) for o in outcomes))
+        print(f"\n{'student':<{width}}  {'assignment':<16} {'score':>12}  status")
+        for o in sorted(outcomes, key=lambda o: (o.assignment, o.student_id)):
+            score = f"{o.score:g} / {o.max_score:g}" if o.ok else "-"
+            if not o.ok:
+                status = f"FAILED: {o.reason}"
+            elif o.problems:
+                status = "graded; " + "; ".join(o.problems)
+            else:
+                status = "graded"
+            print(f"{o.student_id:<{width}}  {o.assignment:<16} {score:>12}  {status}")
+    failed = sum(not o.ok for o in outcomes)
+    line = f"\n{len(outcomes) - failed} graded, {failed} failed"
+    if report.unchanged:
+        line += f", {report.unchanged} unchanged since last graded (skipped; --force regrades them)"
+    print(line)
+    if outcomes:
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(report.phases.items(), key=lambda kv: -kv[1]))
+        print(f"{report.seconds:.1f} s with {report.workers} worker(s), sandbox: {report.sandbox}; summed over workers: {phases}")
 
 
 def cmd_grades(course: Course, args: argparse.Namespace) -> int:
@@ -256,10 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
     p.set_defaults(func=cmd_release)
 
-    p = sub.add_parser("autograde", help="grade everything under submitted/")
+    p = sub.add_parser("autograde", help="grade everything under submitted/",
+                       description="Grade submissions in parallel sandboxes; the judge (this process) computes every "
+                                   "point from the source notebooks' checks. Submissions graded before and unchanged "
+                                   "since are skipped, so an interrupted run resumes.")
     p.add_argument("assignment", nargs="*", help="assignments to grade (default: all)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: the number of cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="regrade submissions even if unchanged since last graded")
+    p.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                   help="bwrap: bubblewrap sandbox; none: no sandbox (student code can read the disk); auto: bwrap if installed")
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: nbgrader's Execute.timeout)")
+    p.add_argument("--notebook-timeout", type=float, default=600.0, help="seconds per notebook (default: 600)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="memory per notebook on top of the libraries (default: 4096)")
+    p.add_argument("--stock", action="store_true", help="grade with stock nbgrader instead, one at a time in the student's kernel")
     p.set_defaults(func=cmd_autograde)
 
     p = sub.add_parser("grades", help="export grades as CSV")

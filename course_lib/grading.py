@@ -40,6 +40,11 @@ __all__ = [
     "check",
     "evaluate",
     "compare",
+    "Raised",
+    "attempt",
+    "judge_answers",
+    "passed_message",
+    "set_reporter",
 ]
 
 Case = Mapping[str, Any]
@@ -215,8 +220,41 @@ def _matching_mistake(check_: Check, case: dict[str, Any], got: Any) -> Mistake 
     return None
 
 
-def evaluate(check_: Check, obj: Any, cases: Iterable[dict[str, Any]]) -> str | None:
-    """Judge ``obj`` on ``cases``.
+@dataclass(frozen=True)
+class Raised:
+    """The answer of a solution that raised instead of returning: the exception's type name and text."""
+
+    type_name: str
+    message: str
+
+
+def attempt(check_: Check, obj: Any, case: dict[str, Any]) -> Any:
+    """``obj``'s answer on one case, or :class:`Raised` when it raises an ``Exception``."""
+    try:
+        return check_.run(obj, case)
+    except Exception as err:  # the student's error is the message, not a crash of the grader
+        return Raised(type(err).__name__, str(err))
+
+
+def judge_answers(
+    check_: Check,
+    cases: Sequence[dict[str, Any]],
+    answers: Iterable[Any],
+    expected: Sequence[Any] | None = None,
+) -> str | None:
+    """Judge answers already computed, one per case (a value or a :class:`Raised`).
+
+    The one implementation behind :func:`evaluate` (answers computed here, on the
+    student's object) and the autograder's judge (answers computed in the student's
+    sandboxed process and received as data). ``answers`` may be lazy: it is consumed
+    case by case and not beyond the first failure.
+
+    Args:
+        check_: the check.
+        cases: its inputs, as the judge drew them.
+        answers: the student's answers, in the order of ``cases``.
+        expected: the reference's answers when already computed (they are cached
+            across submissions by the autograder); computed here otherwise.
 
     Returns:
         None when every case agrees with the reference, else the failure message
@@ -224,23 +262,24 @@ def evaluate(check_: Check, obj: Any, cases: Iterable[dict[str, Any]]) -> str | 
         expected, and the known mistake it looks like).
     """
     describe = check_.describe or _describe
+    part = check_.name.split(".", 1)[-1]
+    answers = iter(answers)
     for i, case in enumerate(cases):
-        expected = check_.run(check_.reference, case)
+        want = expected[i] if expected is not None else check_.run(check_.reference, case)
         try:
-            got = check_.run(obj, case)
-        except Exception as err:  # the student's error is the message, not a crash of the grader
-            return (
-                f"{check_.name.split('.', 1)[-1]} raised {type(err).__name__}: {err}\n"
-                f"  on case {i + 1}: {describe(case)}"
-            )
-        problem = compare(got, expected, atol=check_.atol, rtol=check_.rtol)
+            got = next(answers)
+        except StopIteration:
+            return f"{part} gave no answer for case {i + 1} of {len(cases)}."
+        if isinstance(got, Raised):
+            return f"{part} raised {got.type_name}: {got.message}\n  on case {i + 1}: {describe(case)}"
+        problem = compare(got, want, atol=check_.atol, rtol=check_.rtol)
         if problem is None:
             continue
         lines = [
-            f"{check_.name.split('.', 1)[-1]} is not right on case {i + 1}: {problem}.",
+            f"{part} is not right on case {i + 1}: {problem}.",
             f"  input:    {describe(case)}",
             f"  returned: {_short(got)}",
-            f"  expected: {_short(expected)}",
+            f"  expected: {_short(want)}",
         ]
         mistake = _matching_mistake(check_, case, got)
         if mistake is not None:
@@ -249,6 +288,35 @@ def evaluate(check_: Check, obj: Any, cases: Iterable[dict[str, Any]]) -> str | 
             lines.append(f"  Hint: {check_.hint}")
         return "\n".join(lines)
     return None
+
+
+def evaluate(check_: Check, obj: Any, cases: Iterable[dict[str, Any]]) -> str | None:
+    """Judge ``obj`` on ``cases``.
+
+    Returns:
+        None when every case agrees with the reference, else the failure message
+        for the first case that does not (what went in, what came back, what was
+        expected, and the known mistake it looks like).
+    """
+    cases = list(cases)
+    return judge_answers(check_, cases, (attempt(check_, obj, case) for case in cases))
+
+
+def passed_message(name: str, n_cases: int, hidden: bool) -> str:
+    """The line a passing check prints, e.g. ``"✓ ridge_risk: 5 hidden case(s) agree with the reference"``."""
+    return f"\N{CHECK MARK} {name.split('.', 1)[-1]}: {n_cases} {'hidden' if hidden else 'visible'} case(s) agree with the reference"
+
+
+# Set only inside the autograder's sandbox (see course_lib.autograde): there, check() does
+# not judge; it hands the student's answers to the reporter, which sends them as data to
+# the judge, a process the student's code cannot reach.
+_reporter: Callable[[str, bool, list[Any]], None] | None = None
+
+
+def set_reporter(reporter: Callable[[str, bool, list[Any]], None] | None) -> None:
+    """Switch :func:`check` to judge mode (the autograder's sandbox) or back (``None``)."""
+    global _reporter
+    _reporter = reporter
 
 
 def check(name: str, obj: Any, *, hidden: bool = False) -> None:
@@ -266,7 +334,10 @@ def check(name: str, obj: Any, *, hidden: bool = False) -> None:
     """
     check_ = get_check(name)
     cases = check_.cases(hidden)
+    if _reporter is not None:
+        _reporter(name, hidden, [attempt(check_, obj, case) for case in cases])
+        return
     message = evaluate(check_, obj, cases)
     if message is not None:
         raise CheckFailure(message)
-    print(f"\N{CHECK MARK} {name.split('.', 1)[-1]}: {len(cases)} {'hidden' if hidden else 'visible'} case(s) agree with the reference")
+    print(passed_message(name, len(cases), hidden))

@@ -1,0 +1,375 @@
+"""A grading run: which submissions need grading, a pool of sandboxed workers, saving as results come.
+
+The parent process is the judge and the only writer: worker threads each drive one
+sandbox (:class:`~course_lib.autograde.sandbox.Sandbox`) and hand finished results to
+the main thread, which writes every submission in one transaction
+(:class:`~course_lib.autograde.gradebook.GradebookWriter`) right away. A submission is
+skipped when the gradebook records that exactly this submission was graded against
+exactly these sources and this ``course_lib``, so an interrupted run resumes where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import nbformat
+
+import course_lib
+from course_lib.autograde.gradebook import GradebookWriter, NotebookGrades, grades_of
+from course_lib.autograde.judge import Judge, NotebookResult, run_notebook
+from course_lib.autograde.plan import PlanError, SourceNotebook
+from course_lib.autograde.sandbox import Limits, Sandbox, SandboxError, Snapshot, sandbox_kind
+
+__all__ = ["Submission", "Outcome", "RunReport", "Run", "JUDGE_VERSION"]
+
+JUDGE_VERSION = "course-autograde/1"
+"""Part of every submission's hash: bump it when the judge's verdicts could change."""
+
+MAX_FILE_BYTES = 16 << 20
+MAX_FILES_BYTES = 64 << 20
+
+
+@dataclass
+class Submission:
+    """One student's submission of one assignment, read into memory once."""
+
+    assignment: str
+    student_id: str
+    folder: Path
+    notebooks: list[tuple[SourceNotebook, bytes | None]]
+    files: list[tuple[str, bytes]]
+    notes: list[str]
+    digest: str
+    timestamp: dt.datetime | None
+
+
+@dataclass
+class Outcome:
+    """What happened to one submission in this run."""
+
+    student_id: str
+    assignment: str
+    ok: bool
+    score: float = 0.0
+    max_score: float = 0.0
+    reason: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    """The outcomes of a run, the submissions skipped as unchanged, and where the time went."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    unchanged: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    workers: int = 0
+    sandbox: str = ""
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Graded:
+    submission: Submission
+    results: list[NotebookResult]
+    phases: dict[str, float]
+    error: str | None = None
+
+
+def _course_lib_digest(check_modules: list[str]) -> bytes:
+    """A hash of the course_lib code the verdicts depend on: every course_lib module the judge has
+    loaded once the checks are imported (the checks, the references they call, the grading code)."""
+    import importlib
+    import sys
+
+    for module in check_modules:
+        importlib.import_module(module)
+    digest = hashlib.sha256()
+    files = sorted({m.__file__ for name, m in list(sys.modules.items())
+                    if (name == "course_lib" or name.startswith("course_lib.")) and getattr(m, "__file__", None)})
+    for path in files:
+        digest.update(path.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    return digest.digest()
+
+
+def _other_files(folder: Path, ignore: Callable[[Path], bool]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    files, notes, total = [], [], 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if not path.is_file() or path.is_symlink() or path.suffix == ".ipynb" or ignore(rel):
+            continue
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES or total + size > MAX_FILES_BYTES:
+            notes.append(f"file {rel} was not copied into the sandbox (too large)")
+            continue
+        files.append((str(rel), path.read_bytes()))
+        total += size
+    return files, notes
+
+
+class Run:
+    """One ``course autograde`` run over a course directory.
+
+    Args:
+        course: the :class:`course_lib.cli.Course` (paths, nbgrader configuration, release).
+        jobs: number of workers (sandboxes run in parallel).
+        sandbox: ``"auto"``, ``"bwrap"`` or ``"none"``.
+        limits: the limits of every notebook.
+        force: grade even submissions that are unchanged since they were last graded.
+    """
+
+    def __init__(self, course: Any, *, jobs: int, sandbox: str = "auto", limits: Limits | None = None, force: bool = False) -> None:
+        self.course = course
+        self.jobs = max(1, jobs)
+        self.kind = sandbox_kind(sandbox)
+        if self.kind == "bwrap":
+            from course_lib.autograde.sandbox import exposes
+
+            shown = exposes(Path(course.root))
+            if shown is not None:
+                raise SandboxError(f"the course folder {course.root} lies inside {shown}, which the sandbox shows to student "
+                                   "code: move the course, or the Python environment, elsewhere")
+        self.limits = limits or Limits()
+        self.force = force
+        self.judge = Judge()
+        self._stopping = threading.Event()
+        self._sandboxes: list[Sandbox] = []
+        self._lock = threading.Lock()
+
+    # ---- what to grade ----------------------------------------------------------------------
+
+    def sources(self, assignment: str) -> list[SourceNotebook]:
+        course = self.course
+        out = []
+        for name in course.notebooks(assignment):
+            source = course.source_dir / assignment / f"{name}.ipynb"
+            release = course.root / course.coursedir.release_directory / assignment / f"{name}.ipynb"
+            try:
+                out.append(SourceNotebook(name, source, release))
+            except PlanError as err:
+                from course_lib.cli import CourseError
+
+                raise CourseError(str(err)) from None
+        return out
+
+    def read(self, assignment: str, student_id: str, folder: Path, sources: list[SourceNotebook], base: bytes) -> Submission:
+        """Read a submission and hash everything its grade depends on."""
+        course = self.course
+        release_folder = course.root / course.coursedir.release_directory / assignment
+        ignore_patterns = list(course.coursedir.ignore) + ["timestamp.txt"]
+
+        def ignored(rel: Path) -> bool:
+            return any(rel.match(p) or any(part == p for part in rel.parts) for p in ignore_patterns)
+
+        shipped, _ = _other_files(release_folder, ignored) if release_folder.is_dir() else ([], [])
+        theirs, notes = _other_files(folder, ignored)
+        files = dict(theirs)
+        files.update(shipped)  # the released files win, as stock nbgrader's source files do
+        digest = hashlib.sha256(base + assignment.encode() + b"\0")
+        notebooks = []
+        for source in sources:
+            path = folder / f"{source.name}.ipynb"
+            data = path.read_bytes() if path.is_file() else None
+            notebooks.append((source, data))
+            digest.update(source.digest().encode() + b"\0" + (b"missing" if data is None else hashlib.sha256(data).digest()))
+        for name, data in sorted(files.items()):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        stamp = course.coursedir.get_existing_timestamp(str(folder))
+        return Submission(assignment, student_id, folder, notebooks, sorted(files.items()), notes, digest.hexdigest(), stamp)
+
+    # ---- grading ------------------------------------------------------------------------------
+
+    def execute(self, work: Sequence[tuple[str, str, Path]], *, progress: bool = True) -> RunReport:
+        """Grade ``(assignment, student_id, folder)`` triples; every result is saved as soon as it is in."""
+        from tqdm import tqdm
+
+        started = time.monotonic()
+        report = RunReport(workers=self.jobs, sandbox=self.kind)
+        phases = report.phases
+        sources = {a: self.sources(a) for a in sorted({a for a, _, _ in work})}
+        writer = GradebookWriter(self.course.coursedir.db_url, self.course.coursedir.course_id)
+        try:
+            graded_before = writer.graded()
+            checks = sorted({f"course_lib.checks.{c.split('.', 1)[0]}" for s in sources.values() for nb in s for c in nb.checks})
+            base = JUDGE_VERSION.encode() + _course_lib_digest(checks)
+            todo: "queue.Queue[Submission]" = queue.Queue()
+            waiting: set[tuple[str, str]] = set()
+            pending = 0
+            for assignment, student_id, folder in work:
+                submission = self.read(assignment, student_id, folder, sources[assignment], base)
+                if not self.force and graded_before.get((student_id, assignment)) == submission.digest:
+                    report.unchanged += 1
+                    continue
+                todo.put(submission)
+                waiting.add((student_id, assignment))
+                pending += 1
+            if pending == 0:
+                report.seconds = time.monotonic() - started
+                return report
+            preload = checks
+            snapshot = Snapshot()
+            done: "queue.Queue[_Graded]" = queue.Queue()
+            workers: list[threading.Thread] = []
+            report.workers = min(self.jobs, pending)
+            try:
+                first = self._first_sandbox(snapshot, preload)
+                phases["sandbox start"] = first.started_in
+                for i in range(report.workers):
+                    workers.append(threading.Thread(target=self._work, args=(todo, done, snapshot, preload, first if i == 0 else None),
+                                                    name=f"autograde-{i}", daemon=True))
+                    workers[-1].start()
+                with tqdm(total=pending, desc="autograde", unit="submission", disable=not progress) as bar:
+                    received = 0
+                    while received < pending:
+                        try:
+                            graded = done.get(timeout=0.2)
+                        except queue.Empty:
+                            if not any(w.is_alive() for w in workers) and done.empty():
+                                break
+                            continue
+                        received += 1
+                        waiting.discard((graded.submission.student_id, graded.submission.assignment))
+                        saving = time.monotonic()
+                        outcome = self._save(writer, graded)
+                        graded.phases["save"] = time.monotonic() - saving
+                        for key, value in graded.phases.items():
+                            phases[key] = phases.get(key, 0.0) + value
+                        report.outcomes.append(outcome)
+                        bar.set_postfix_str(f"{outcome.student_id}/{outcome.assignment}")
+                        bar.update(1)
+                for student_id, assignment in sorted(waiting):
+                    report.outcomes.append(Outcome(student_id, assignment, ok=False, reason="not graded: every worker stopped"))
+            except KeyboardInterrupt:
+                report.interrupted = True
+            finally:
+                self.stop()
+                for worker in workers:
+                    worker.join(timeout=30)
+                snapshot.close()
+        finally:
+            writer.close()
+        report.seconds = time.monotonic() - started
+        return report
+
+    def stop(self) -> None:
+        """Stop every worker and kill every sandbox (Ctrl-C, or the end of the run)."""
+        self._stopping.set()
+        with self._lock:
+            for sandbox in self._sandboxes:
+                sandbox.kill()
+
+    def _first_sandbox(self, snapshot: Snapshot, preload: list[str]) -> Sandbox:
+        """Start one sandbox before the workers, so that a machine that cannot run one fails once, clearly.
+
+        The first worker then uses it.
+        """
+        from course_lib.cli import CourseError
+
+        try:
+            first = self._new_sandbox(snapshot, preload)
+            first.start()
+        except SandboxError as err:
+            raise CourseError(f"{err} (with --sandbox {self.kind}); see `course autograde --help`") from None
+        return first
+
+    def _new_sandbox(self, snapshot: Snapshot, preload: list[str]) -> Sandbox:
+        sandbox = Sandbox(self.kind, snapshot, self.limits, preload)
+        with self._lock:
+            if self._stopping.is_set():
+                raise SandboxError("stopping")
+            self._sandboxes.append(sandbox)
+        return sandbox
+
+    def _work(self, todo: "queue.Queue[Submission]", done: "queue.Queue[_Graded]", snapshot: Snapshot, preload: list[str],
+              sandbox: Sandbox | None = None) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    submission = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    graded, sandbox = self._grade(submission, snapshot, preload, sandbox)
+                except Exception as err:  # a bug of ours: this submission fails, is not saved, and is retried next run
+                    if sandbox is not None:
+                        sandbox.kill()
+                        sandbox = None
+                    graded = _Graded(submission, [], {}, f"internal error of the grader: {type(err).__name__}: {err}")
+                if self._stopping.is_set():
+                    return
+                done.put(graded)
+        finally:
+            if sandbox is not None:
+                sandbox.close()
+
+    def _grade(self, submission: Submission, snapshot: Snapshot, preload: list[str],
+               sandbox: Sandbox | None) -> tuple[_Graded, Sandbox | None]:
+        """Run every notebook of a submission; returns the result and the sandbox to use next."""
+        phases: dict[str, float] = {}
+        results: list[NotebookResult] = []
+        error = None
+        # the working folder holds the student's own notebooks and files, as it does under nbgrader
+        files = [*submission.files, *((f"{src.name}.ipynb", data) for src, data in submission.notebooks if data is not None)]
+        for source, data in submission.notebooks:
+            plan = source.plan(data)
+            plan.notes[:0] = submission.notes
+            try:
+                if plan.problem is None and (sandbox is None or not sandbox.alive):
+                    if sandbox is not None:
+                        sandbox.kill()
+                    sandbox = self._new_sandbox(snapshot, preload)
+                    phases["sandbox start"] = phases.get("sandbox start", 0.0) + sandbox.start()
+            except SandboxError as err:
+                error = f"no sandbox could be started: {err}"
+                break
+            result = run_notebook(sandbox, self.judge, plan, files, self.limits)
+            for key, value in result.timings.items():
+                phases[key] = phases.get(key, 0.0) + value
+            if result.sandbox_broken and sandbox is not None:
+                sandbox.kill()
+                sandbox = None
+            results.append(result)
+        return _Graded(submission, results, phases, error), sandbox
+
+    # ---- saving -----------------------------------------------------------------------------
+
+    def _save(self, writer: GradebookWriter, graded: _Graded) -> Outcome:
+        submission = graded.submission
+        if graded.error:
+            return Outcome(submission.student_id, submission.assignment, ok=False, reason=graded.error)
+        course = self.course
+        out_folder = course.root / course.coursedir.autograded_directory / submission.student_id / submission.assignment
+        out_folder.mkdir(parents=True, exist_ok=True)
+        notebooks, problems = [], list(submission.notes)
+        for result in graded.results:
+            readable = result.plan.problem is None
+            scores = {t.grade_id: t.score for t in result.tests}
+            cells = [c for c in result.notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
+            grades, unanswered = grades_of(cells, scores, readable=readable)
+            notebooks.append(NotebookGrades(result.plan.notebook, grades, unanswered))
+            problems += [p for p in [*result.plan.notes, *result.problems] if p not in problems]
+            target = out_folder / f"{result.plan.notebook}.ipynb"
+            partial = target.with_name(f".{target.name}.partial")
+            nbformat.write(result.notebook, str(partial))
+            os.replace(partial, target)
+        score = sum(t.score for r in graded.results for t in r.tests)
+        assignment = writer.gb.find_assignment(submission.assignment)
+        max_score = float(assignment.max_score)
+        writer.gb.db.commit()
+        writer.write(submission.student_id, submission.assignment, notebooks, digest=submission.digest,
+                     timestamp=submission.timestamp, score=score, max_score=max_score, problems=problems)
+        saved = writer.gb.find_submission(submission.assignment, submission.student_id)
+        outcome = Outcome(submission.student_id, submission.assignment, ok=True, score=float(saved.score),
+                          max_score=float(saved.max_score), problems=problems)
+        writer.gb.db.commit()
+        return outcome
