@@ -117,6 +117,33 @@ def validate(page) -> str:
     return text
 
 
+def check_widgets_respond(page, source: str) -> None:
+    """Nudge the explorer's first slider (its picture must change); answer a quiz (feedback must appear)."""
+    sliders = page.locator(".widget-slider .noUi-handle")
+    if "TrajectoryExplorer" in source:
+        assert sliders.count() > 0, "the notebook builds a TrajectoryExplorer but no slider rendered"
+        # The picture that belongs to the slider: the nearest enclosing widget box holding an image.
+        picture = (
+            "() => { let e = document.querySelector('.widget-slider .noUi-handle');"
+            " while (e && !e.querySelector('.widget-image')) e = e.parentElement;"
+            " return e ? e.querySelector('.widget-image').getAttribute('src') : null; }"
+        )
+        before = page.evaluate(picture)
+        assert before, "the explorer's slider has no picture next to it"
+        sliders.first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"before => ({picture})() !== before", arg=before, timeout=30000)
+    quizzes = page.locator(".widget-radio-box")
+    if "TrajectoryQuiz" in source:
+        assert quizzes.count() > 0, "the notebook builds a TrajectoryQuiz but no choices rendered"
+        quizzes.first.locator("input[type=radio]").first.check()
+        page.locator("button.jupyter-button:has-text('Check')").first.click()
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.widget-html-content')).some(e => /correct|not this one/i.test(e.innerText))",
+            timeout=30000,
+        )
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_blank_release_fails_visibly_and_validate_says_so(lab, assignment):
     name = source_notebook(assignment).name
@@ -144,6 +171,7 @@ def test_solved_notebook_passes_and_widgets_respond(lab, assignment):
         assert "Traceback" not in joined and "Error" not in joined, joined[:1500]
         assert joined.count("agree with the reference") >= 4, "every visible test should report success"
         assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
+        check_widgets_respond(page, source_notebook(assignment).read_text())
         page.screenshot(path=str(SHOTS / f"lab_{assignment}_solved.png"), full_page=False)
         result = validate(page)
         assert "Success" in result and "passes all the tests" in result, result[:800]
