@@ -8,6 +8,8 @@ c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this 
 root = Path(__file__).resolve().parent
 
 c.CourseDirectory.root = str(root)
+# nbgrader's empty default breaks a foreign key that PostgreSQL enforces.
+c.CourseDirectory.course_id = "optimization-for-deep-learning"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.submitted_directory = "submitted"

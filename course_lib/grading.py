@@ -53,6 +53,11 @@ Case = Mapping[str, Any]
 class CheckFailure(AssertionError):
     """A student's answer differs from the reference; the message says how."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback through the grading code,
+        # which would bury the message a student needs under frames they never wrote.
+        return [f"CheckFailure: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+
 
 @dataclass(frozen=True)
 class Mistake:
