@@ -176,6 +176,11 @@ def _bwrap_command(snapshot: Snapshot, limits: Limits, zygote_args: list[str]) -
             command += ["--ro-bind", str(target), f"/{link}"]
     for path in _readable_etc():
         command += ["--ro-bind", path, path]
+    # Scratch space first: the read-only binds below must land on top of it, or a Python
+    # living under /tmp (a course cloned there) would be hidden by the private /tmp.
+    command += ["--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+                "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]
     binds = bound_paths()[1:]
     parents = sorted({str(parent) for path in binds for parent in path.parents if str(parent) != "/"})
     for parent in parents:
@@ -184,9 +189,6 @@ def _bwrap_command(snapshot: Snapshot, limits: Limits, zygote_args: list[str]) -
     for path in binds:
         command += ["--ro-bind", str(path), str(path)]
     command += ["--ro-bind", str(snapshot.folder), "/course",
-                "--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
-                "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
                 "--remount-ro", "/",
                 "--chdir", "/tmp",
                 "--clearenv",
@@ -265,6 +267,9 @@ class Sandbox:
         env = None
         if self.kind == "bwrap":
             args += [a for folder in SCRATCH for a in ("--scratch", folder)]
+            # Read-only binds that sit inside a scratch folder are kept when it is emptied.
+            args += [a for path in bound_paths() if any(Path(f) in path.parents for f in SCRATCH)
+                     for a in ("--keep", str(path))]
             command = _bwrap_command(self.snapshot, self.limits, args)
         else:
             self.scratch = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}work-{os.getpid()}-")

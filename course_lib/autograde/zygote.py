@@ -304,11 +304,13 @@ def _describe_status(status: int) -> str:
 class Zygote:
     """Serves the judge's control socket (see the module docstring)."""
 
-    def __init__(self, control: socket.socket, *, pid1: bool, drop_to: tuple[int, int] | None, scratch: list[str]) -> None:
+    def __init__(self, control: socket.socket, *, pid1: bool, drop_to: tuple[int, int] | None, scratch: list[str],
+                 keep: list[str] | None = None) -> None:
         self.control = control
         self.pid1 = pid1
         self.drop_to = drop_to
         self.scratch = scratch
+        self.keep = keep or []
         self.child: int | None = None
         self.child_status: str | None = None
 
@@ -413,17 +415,30 @@ class Zygote:
                     os.setgid(self.drop_to[1])
                     os.setuid(self.drop_to[0])
                 for folder in self.scratch:
-                    if os.path.isdir(folder):
-                        for entry in os.listdir(folder):
-                            _remove(os.path.join(folder, entry))
-                        if os.listdir(folder):
-                            code = 1
+                    if os.path.isdir(folder) and not _empty(folder, self.keep):
+                        code = 1
                 _remove_ipc()
             except BaseException:
                 code = 1
             os._exit(code)
         _, raw = os.waitpid(pid, 0)
         return os.WIFEXITED(raw) and os.WEXITSTATUS(raw) == 0
+
+
+def _empty(folder: str, keep: list[str]) -> bool:
+    """Remove everything in ``folder`` except the paths in ``keep`` (and the folders leading
+    to them); returns whether only those are left."""
+    clean = True
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        if path in keep:
+            continue
+        if any(k.startswith(path + os.sep) for k in keep):
+            clean = _empty(path, keep) and clean
+            continue
+        _remove(path)
+        clean = clean and not os.path.lexists(path)
+    return clean
 
 
 def _remove(path: str) -> None:
@@ -480,6 +495,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pid1", action="store_true", help="PID 1 of a namespace: clean up with kill(-1)")
     parser.add_argument("--drop-to", default=None, help="UID:GID the children run as")
     parser.add_argument("--scratch", action="append", default=[], help="a folder emptied after every child")
+    parser.add_argument("--keep", action="append", default=[], help="a read-only bind inside a scratch folder, left alone")
     parser.add_argument("--preload", action="append", default=[], help="a module to import once")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -518,8 +534,7 @@ def main(argv: list[str] | None = None) -> None:
         # start empty: what the imports left (matplotlib's cache) belongs to the zygote's user,
         # which may not be the children's
         os.makedirs(folder, exist_ok=True)
-        for entry in os.listdir(folder):
-            _remove(os.path.join(folder, entry))
+        _empty(folder, args.keep)
     drop_to = tuple(int(x) for x in args.drop_to.split(":")) if args.drop_to else None
     # Keep the collector away from the imported objects, so that children do not copy the
     # pages holding them (copy-on-write) the first time they collect.
@@ -527,7 +542,7 @@ def main(argv: list[str] | None = None) -> None:
 
     gc.collect()
     gc.freeze()
-    zygote = Zygote(control, pid1=args.pid1, drop_to=drop_to, scratch=args.scratch)
+    zygote = Zygote(control, pid1=args.pid1, drop_to=drop_to, scratch=args.scratch, keep=args.keep)
     zygote.reply({"op": "ready", "import_seconds": round(time.monotonic() - started, 3),
                   "course_lib": os.path.dirname(course_lib.__file__), "threads": len(os.listdir("/proc/self/task"))})
     zygote.serve()
