@@ -12,9 +12,11 @@ import csv
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from course_lib.autograde.runner import Outcome
 
 __all__ = ["main", "CourseError", "Course"]
 
@@ -23,18 +25,6 @@ CONFIG_NAME = "nbgrader_config.py"
 
 class CourseError(Exception):
     """A problem the user can fix; reported as one line, exit status 2."""
-
-
-@dataclass
-class Outcome:
-    """What happened to one submission."""
-
-    student_id: str
-    assignment: str
-    ok: bool
-    score: float = 0.0
-    max_score: float = 0.0
-    reason: str = ""
 
 
 def find_root(start: Path) -> Path:
@@ -132,6 +122,8 @@ class Course:
 
     def autograde_one(self, assignment: str, student_id: str, folder: Path) -> Outcome:
         """Grade one submission; problems become the outcome's reason, never an exception."""
+        from course_lib.autograde.runner import Outcome
+
         problem = self.problems(assignment, folder)
         if problem:
             return Outcome(student_id, assignment, ok=False, reason=problem)
