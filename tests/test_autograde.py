@@ -73,12 +73,16 @@ def test_autograded_notebook_holds_source_tests_and_judge_outputs():
 # ---- resumable -------------------------------------------------------------------------------------
 
 
-def _class_of(root: Path, n: int) -> None:
+def _class_of(root: Path, n: int, pause: float = 0.0) -> None:
+    """n submissions, every other one with a known mistake; each spends ``pause`` seconds
+    in an answer cell, so a run lasts long enough to be interrupted in the middle."""
     from course_lib.submissions import mistake_source
 
     model = answers(root)
     for i in range(n):
         cells = dict(model)
+        if pause:
+            cells["empirical_risk"] = f"import time\ntime.sleep({pause})\n" + model["empirical_risk"]
         if i % 2:
             cells["ridge_gradient"] = mistake_source("risk.ridge_gradient", "sign", "ridge_gradient")
         submit(root, f"s{i:02d}", cells)
@@ -166,7 +170,7 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_a_grade(tmp_path
     """Ctrl-C, then a kill -9 of the rerun (a power cut), then a last run that finishes the class."""
     root = course_copy(tmp_path / "course")
     n = 7
-    _class_of(root, n)
+    _class_of(root, n, pause=1.0)
     after_ctrl_c = _interrupt(root, "SIGINT", 2)
     assert 2 <= after_ctrl_c < n
     after_kill = _interrupt(root, "SIGKILL", after_ctrl_c + 1)
