@@ -11,6 +11,7 @@ import argparse
 import csv
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -353,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``course`` console script."""
     args = build_parser().parse_args(argv)
+    # A shell that starts `course` in the background makes it ignore SIGINT; an interrupt
+    # must still stop a run cleanly (it resumes later), so take the default handler back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         root = args.root if args.root else find_root(Path.cwd())
         if not (root / CONFIG_NAME).is_file():
