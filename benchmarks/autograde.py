@@ -1,6 +1,6 @@
 """Stock nbgrader vs `course autograde` on one class: wall time, where it goes, and whether the scores agree.
 
-Builds a class of assignment 01_risk with course_lib.submissions (honest, partly wrong,
+Builds a class of assignment 01_risk with tests/submissions.py (honest, partly wrong,
 blank and crashing students), then grades it twice in the same run: with stock
 nbgrader (`course autograde --stock`: one kernel per submission, one at a time) and with
 ours (`course autograde --jobs N`: sandboxed children forked from pre-warmed zygotes).
@@ -27,11 +27,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test helpers that build submissions
 
 import nbformat  # noqa: E402
 
 from course_lib.grading import get_check  # noqa: E402
-from course_lib.submissions import fill_release, mistake_source, solution_sources, write_submission  # noqa: E402
+from submissions import fill_release, mistake_source, solution_sources, write_submission  # noqa: E402
 
 ASSIGNMENT = "01_risk"
 COURSE = str(Path(sys.executable).parent / "course")

@@ -1,73 +1,29 @@
 """course_lib: the reference implementations, widgets and grading helpers of the course
 "Optimization for Deep Learning".
 
-Each topic has its own module, and every public name of every module is also
-available from the package itself (``course_lib.AdamW`` is
-``course_lib.optim.AdamW``). Modules load on first use, so ``import course_lib``
-stays cheap for the grader and the command line, and a page that never touches
-the widgets never imports ipywidgets.
+Every public name of the topic modules is also available from the package itself
+(``course_lib.AdamW`` is ``course_lib.optim.AdamW``). Which module holds which name is
+written once, in ``__init__.pyi``: type checkers and editors read it, and so does this
+module, through ``lazy_loader``, to load a module on first use. So ``import course_lib``
+stays cheap for the grader and the command line, a page that never touches the widgets
+never imports ipywidgets, and a misspelled name fails at once without importing anything.
+
+Layout: topic modules (``risk``, ``stochastic``, ``optim``, ``schedules``, ``init``,
+``normalization``, ...), the pictures and interactive pieces (``plots``, ``landscapes``,
+``trajectories``, ``widgets``, ``quiz``), and the instructor's grading machinery
+(``grading``, with the ``course`` command in ``cli``).
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-from typing import Any
+import lazy_loader
 
 __version__ = "0.1.0"
 
-MODULES = (
-    "data",
-    "device",
-    "risk",
-    "stochastic",
-    "optim",
-    "clipping",
-    "adaptive",
-    "schedules",
-    "init",
-    "models",
-    "monitoring",
-    "normalization",
-    "experiments",
-    "landscapes",
-    "trajectories",
-    "plots",
-    "widgets",
-    "quiz",
-    "grading",
-)
-"""The topic modules whose ``__all__`` is re-exported here, in lookup order."""
+_getattr, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
 
 
-def _module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as err:
-        if err.name == f"{__name__}.{name}":
-            return None
-        raise
-
-
-def __getattr__(name: str) -> Any:
-    if name in MODULES:
-        module = _module(name)
-        if module is not None:
-            return module
-    for module_name in MODULES:
-        module = _module(module_name)
-        if module is not None and name in getattr(module, "__all__", ()):
-            value = getattr(module, name)
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    names = set(globals())
-    for module_name in MODULES:
-        module = _module(module_name)
-        if module is not None:
-            names.add(module_name)
-            names.update(getattr(module, "__all__", ()))
-    return sorted(names)
+def __getattr__(name: str) -> object:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _getattr(name)

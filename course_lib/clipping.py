@@ -1,38 +1,32 @@
-r"""Gradient clipping, NaN/Inf detection and the mixed-precision step (chapter 5).
+r"""Gradient clipping by value and by global norm (chapter 5).
 
 :func:`clip_grad_value_` and :func:`clip_grad_norm_` compute what
 ``torch.nn.utils.clip_grad_value_`` / ``clip_grad_norm_`` compute, written out so the
-rule is visible. :func:`amp_step` is the order of operations that mixed precision
-needs: scale, backward, **unscale, then clip** (clipping scaled gradients would clip
-against a threshold multiplied by the scale), step (skipped when a gradient overflowed),
-update the scale.
+rule is visible.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
 import torch
 
 __all__ = [
     "clip_grad_value_",
     "clip_grad_norm_",
-    "grads_are_finite",
-    "NonFiniteGrad",
-    "nonfinite_grads",
-    "amp_step",
 ]
 
 Parameters = torch.Tensor | Iterable[torch.Tensor]
 
 
-def _as_list(parameters: Parameters) -> list[torch.Tensor]:
+def parameter_list(parameters: Parameters) -> list[torch.Tensor]:
+    """``parameters`` as a list, whether one tensor or an iterable of them was given."""
     return [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
 
 
-def _grads(parameters: Parameters) -> list[torch.Tensor]:
-    return [p.grad for p in _as_list(parameters) if p.grad is not None]
+def present_grads(parameters: Parameters) -> list[torch.Tensor]:
+    """The gradients of ``parameters`` that exist (parameters without ``.grad`` are skipped)."""
+    return [p.grad for p in parameter_list(parameters) if p.grad is not None]
 
 
 @torch.no_grad()
@@ -60,7 +54,7 @@ def clip_grad_value_(parameters: Parameters, clip_value: float, foreach: bool | 
         tensor([-1.0000,  0.5000,  1.0000])
     """
     clip_value = float(clip_value)
-    for grad in _grads(parameters):
+    for grad in present_grads(parameters):
         grad.clamp_(min=-clip_value, max=clip_value)
 
 
@@ -103,7 +97,7 @@ def clip_grad_norm_(
         >>> clip_grad_norm_([w], max_norm=1.0), w.grad
         (tensor(5.), tensor([0.6000, 0.8000]))
     """
-    grads = _grads(parameters)
+    grads = present_grads(parameters)
     if not grads:
         return torch.tensor(0.0)
     norm_type = float(norm_type)
@@ -123,123 +117,3 @@ def clip_grad_norm_(
     return total_norm
 
 
-@torch.no_grad()
-def grads_are_finite(parameters: Parameters) -> bool:
-    """Whether every existing gradient is free of NaN and Inf.
-
-    Args:
-        parameters: a tensor or an iterable of tensors; those without ``.grad`` are ignored.
-
-    Returns:
-        True if all gradients are finite (also when there are none).
-
-    Example:
-        >>> w = torch.zeros(2, requires_grad=True)
-        >>> w.grad = torch.tensor([1.0, float("nan")])
-        >>> grads_are_finite([w])
-        False
-    """
-    return all(bool(torch.isfinite(grad).all()) for grad in _grads(parameters))
-
-
-class NonFiniteGrad(NamedTuple):
-    """One parameter with a non-finite gradient: its name and how many entries are NaN or ±Inf."""
-
-    name: str
-    nan_count: int
-    inf_count: int
-
-
-@torch.no_grad()
-def nonfinite_grads(
-    named_parameters: Iterable[tuple[str, torch.Tensor]] | Iterable[torch.Tensor],
-) -> list[NonFiniteGrad]:
-    """Report which parameters have NaN or Inf in their gradient, for debugging a blow-up.
-
-    Args:
-        named_parameters: ``model.named_parameters()``, or plain tensors (then named
-            ``"0"``, ``"1"``, ... by position).
-
-    Returns:
-        One :class:`NonFiniteGrad` per offending parameter, in order; empty if all
-        gradients are finite.
-
-    Example:
-        >>> model = torch.nn.Linear(2, 1)
-        >>> model(torch.tensor([[float("inf"), 0.0]])).sum().backward()
-        >>> nonfinite_grads(model.named_parameters())
-        [NonFiniteGrad(name='weight', nan_count=0, inf_count=1)]
-    """
-    report = []
-    for position, item in enumerate(named_parameters):
-        name, param = item if isinstance(item, tuple) else (str(position), item)
-        if param.grad is None:
-            continue
-        nan_count = int(torch.isnan(param.grad).sum())
-        inf_count = int(torch.isinf(param.grad).sum())
-        if nan_count or inf_count:
-            report.append(NonFiniteGrad(name, nan_count, inf_count))
-    return report
-
-
-def amp_step(
-    loss: torch.Tensor,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    params: Parameters,
-    max_norm: float | None,
-    norm_type: float = 2.0,
-) -> bool:
-    r"""One mixed-precision update: scale, backward, unscale, clip, step, update the scale.
-
-    .. math::
-        \nabla(sL) \xrightarrow{\;/s\;} g \xrightarrow{\text{clip}} g'
-        \xrightarrow{\text{finite?}} \text{optimizer step}, \qquad
-        s \leftarrow \begin{cases} s \cdot \text{backoff} & \text{a gradient overflowed} \\
-                                   s \cdot \text{growth} & \text{after growth\_interval clean steps}
-                     \end{cases}
-
-    The loss is multiplied by the scale :math:`s` so that small float16 gradients do not
-    underflow; the gradients are divided by :math:`s` again *before* clipping, so
-    ``max_norm`` refers to the true gradient. If any gradient is Inf/NaN the optimizer
-    step is skipped (parameters and optimizer state untouched) and :math:`s` shrinks.
-    Run the forward pass under ``torch.autocast`` and call ``optimizer.zero_grad()``
-    before it; this helper does neither. Works with ``torch.amp.GradScaler("cuda")``
-    and, in torch 2.13, ``torch.amp.GradScaler("cpu")``.
-
-    Args:
-        loss: the (unscaled) loss of this batch.
-        optimizer: any ``torch.optim.Optimizer``, including the course's.
-        scaler: the ``torch.amp.GradScaler`` kept across steps.
-        params: the parameters to clip (usually ``model.parameters()``).
-        max_norm: global-norm threshold for :func:`clip_grad_norm_`; None skips clipping.
-        norm_type: norm for clipping (default 2.0).
-
-    Returns:
-        True if the optimizer step was taken, False if it was skipped because of a
-        non-finite gradient.
-
-    Example:
-        >>> model = torch.nn.Linear(2, 1)
-        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        >>> scaler = torch.amp.GradScaler("cpu")
-        >>> amp_step(model(torch.ones(1, 2)).sum(), optimizer, scaler, model.parameters(), 1.0)
-        True
-    """
-    scaler.scale(loss).backward()
-    scaler.unscale_(optimizer)
-    if max_norm is not None:
-        clip_grad_norm_(params, max_norm, norm_type)
-    step_taken = False
-
-    def record_step(*_: object) -> None:
-        nonlocal step_taken
-        step_taken = True
-
-    handle = optimizer.register_step_post_hook(record_step)
-    try:
-        scaler.step(optimizer)
-    finally:
-        handle.remove()
-    scaler.update()
-    return step_taken

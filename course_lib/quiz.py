@@ -35,8 +35,8 @@ from matplotlib.figure import Figure
 from torch.optim import Optimizer
 
 from course_lib.landscapes import Landscape, LinearRegressionLoss
-from course_lib.plots import style
-from course_lib.trajectories import Trajectory, compare, fit_limits, plot_panels
+from course_lib.plots import plot_panels, style
+from course_lib.trajectories import Trajectory, compare, fit_limits
 
 __all__ = ["Feedback", "QuizParameter", "TrajectoryQuiz", "QUIZ_OPTIMIZERS"]
 

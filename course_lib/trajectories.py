@@ -14,7 +14,7 @@ keeps the widgets responsive.
 
 and returns a :class:`Trajectory`: every iterate, the full loss at each of them, and
 whether (and when) the run diverged. :func:`compare` repeats it with one
-hyperparameter varied, and :func:`plot_trajectories` / :func:`plot_panels` draw the
+hyperparameter varied, and :func:`course_lib.plots.plot_trajectories` / :func:`course_lib.plots.plot_panels` draw the
 runs on the landscape's contour lines.
 
 Any optimizer class with torch's constructor ``cls(params, **hyperparameters)``
@@ -32,24 +32,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from course_lib.landscapes import Landscape, make_landscape
-from course_lib.plots import PATH_COLORS, plot_path
 
-# ``compare`` is reached as ``trajectories.compare``; the package namespace exports it as
-# ``compare_runs`` because ``course_lib.compare`` is the grader's comparison.
 __all__ = [
     "Trajectory",
     "run",
-    "compare_runs",
+    "compare",
     "hyperparameter_names",
     "VARY_ALIASES",
-    "plot_trajectories",
-    "plot_panels",
     "fit_limits",
 ]
 
@@ -401,113 +394,3 @@ def fit_limits(
     pad = (high - low) * margin
     low, high = low - pad, high + pad
     return (float(low[0]), float(high[0])), (float(low[1]), float(high[1]))
-
-
-#: :func:`compare` under the name the package namespace exports.
-compare_runs = compare
-
-
-def _limits(landscape: Landscape, xlim: Sequence[float] | None, ylim: Sequence[float] | None):
-    return tuple(xlim or landscape.default_xlim), tuple(ylim or landscape.default_ylim)
-
-
-def plot_trajectories(
-    trajectories: Sequence[Trajectory],
-    landscape: Landscape | str,
-    ax: Axes | None = None,
-    *,
-    xlim: Sequence[float] | None = None,
-    ylim: Sequence[float] | None = None,
-    legend: bool = True,
-    filled: bool = True,
-) -> Axes:
-    """All runs on one contour plot, one colour each, with a legend.
-
-    Args:
-        trajectories: the runs (e.g. from :func:`compare`).
-        landscape: the landscape they ran on.
-        ax: where to draw (a new figure when None).
-        xlim: x-range (default: the landscape's).
-        ylim: y-range.
-        legend: show the labels (default True).
-        filled: filled contours (default True).
-
-    Returns:
-        The axes.
-
-    Example:
-        >>> ax = plot_trajectories(compare(torch.optim.SGD, "quadratic", "momentum", [0.0, 0.9], lr=0.5),
-        ...                        "quadratic")
-    """
-    landscape = make_landscape(landscape)
-    xlim, ylim = _limits(landscape, xlim, ylim)
-    ax = landscape.contour(ax, xlim=xlim, ylim=ylim, filled=filled)
-    for i, trajectory in enumerate(trajectories):
-        plot_path(trajectory.path, ax, label=trajectory.label, color=PATH_COLORS[i % len(PATH_COLORS)])
-    if legend and trajectories:
-        ax.legend(loc="best")
-    return ax
-
-
-def plot_panels(
-    trajectories: Sequence[Trajectory],
-    landscape: Landscape | str,
-    *,
-    titles: bool | Sequence[str] = True,
-    ncols: int | None = None,
-    panel_size: tuple[float, float] = (3.3, 3.0),
-    xlim: Sequence[float] | None = None,
-    ylim: Sequence[float] | None = None,
-    suptitle: str | None = None,
-    resolution: int = 150,
-    filled: bool = True,
-    fig: Figure | None = None,
-) -> Figure:
-    """One panel per run: the same contour lines, one path each, side by side.
-
-    Args:
-        trajectories: the runs, one panel each.
-        landscape: the landscape they ran on.
-        titles: True (default) uses each run's label, a list gives the titles,
-            False writes only "(a)", "(b)", ... so a quiz does not give the answer away.
-        ncols: panels per row (default: all in one row up to 4).
-        panel_size: width and height of one panel in inches.
-        xlim: x-range of every panel (default: the landscape's).
-        ylim: y-range.
-        suptitle: a title over all panels.
-        resolution: contour grid points per axis (default 150).
-        filled: filled contours (default True).
-        fig: draw into this figure instead of a new pyplot one.
-
-    Returns:
-        The figure.
-    """
-    landscape = make_landscape(landscape)
-    xlim, ylim = _limits(landscape, xlim, ylim)
-    n = len(trajectories)
-    ncols = ncols or min(max(n, 1), 4)
-    nrows = max(1, math.ceil(n / ncols))
-    if fig is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-    if titles is True:
-        names = [t.label for t in trajectories]
-    elif titles is False:
-        names = [f"({chr(ord('a') + i)})" for i in range(n)]
-    else:
-        names = list(titles)
-    for i, ax in enumerate(axes.flat):
-        if i >= n:
-            ax.set_visible(False)
-            continue
-        landscape.contour(ax, xlim=xlim, ylim=ylim, resolution=resolution, filled=filled,
-                          xlabel=landscape.axis_labels[0] if i // ncols == nrows - 1 else None,
-                          ylabel=landscape.axis_labels[1] if i % ncols == 0 else None)
-        trajectory = trajectories[i]
-        plot_path(trajectory.path, ax, color=PATH_COLORS[0 if titles is False else i % len(PATH_COLORS)])
-        ax.set_title(names[i])
-    if suptitle:
-        fig.suptitle(suptitle)
-    return fig

@@ -40,8 +40,21 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import MaxNLocator, NullFormatter
 from torch.optim import Optimizer
 
-from course_lib.landscapes import LANDSCAPES, Landscape, LinearRegressionLoss, make_landscape
-from course_lib.plots import PATH_COLORS, PathArtists, figure_png, first_nonfinite, plot_path, style
+from course_lib.landscapes import (
+    LANDSCAPES,
+    Landscape,
+    LinearRegressionLoss,
+    make_landscape,
+)
+from course_lib.plots import (
+    PATH_COLORS,
+    PathArtists,
+    figure_png,
+    first_nonfinite,
+    plot_landscape,
+    plot_path,
+    style,
+)
 from course_lib.quiz import Feedback, TrajectoryQuiz  # noqa: F401  (re-exported for pages)
 from course_lib.trajectories import Trajectory, hyperparameter_names, run
 
@@ -302,7 +315,7 @@ class TrajectoryExplorer:
         self._remove_pins()
         with style():
             self.ax.clear()
-            self.landscape.contour(self.ax, resolution=120)
+            plot_landscape(self.landscape, self.ax, resolution=120)
             self.ax.set_title(self.landscape.name)
             self.path_artists = plot_path(torch.full((1, 2), math.nan), self.ax, color=PATH_COLORS[0], zorder=5)
         for artist in self._moving_artists():
@@ -674,7 +687,7 @@ def explorer_static(
         fig = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(fig)
         ax, loss_ax = fig.subplots(1, 2, width_ratios=[1.25, 1])
-        landscape.contour(ax, xlim=xlim, ylim=ylim, filled=False, resolution=120)
+        plot_landscape(landscape, ax, xlim=xlim, ylim=ylim, filled=False, resolution=120)
         ax.set_title(title or landscape.name)
         paths, dots = [], []
         for i, (trajectory, label) in enumerate(zip(trajectories, labels)):

@@ -19,3 +19,10 @@ DEVICES = [
 def device(request) -> torch.device:
     """Run a test once on the CPU and once on CUDA (skipped with a reason without a GPU)."""
     return torch.device(request.param)
+
+
+# nbgrader runs `alembic` from PATH when it creates a gradebook; the `course` command puts
+# its interpreter's scripts there at start-up, and so does the test process.
+from course_lib.grading.course import scripts_on_path  # noqa: E402
+
+scripts_on_path()

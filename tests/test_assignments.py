@@ -19,9 +19,9 @@ import nbformat
 import pytest
 
 from course_helpers import ROOT, assignments, copy_course, graded_parts, source_notebook
-from course_lib import checks
+from course_lib.grading import checks
 from course_lib.grading import get_check
-from course_lib.submissions import fill_release, mistake_source, solution_sources, write_submission
+from submissions import fill_release, mistake_source, solution_sources, write_submission
 
 pytestmark = pytest.mark.slow
 COURSE = [str(Path(sys.executable).parent / "course")]

@@ -76,7 +76,7 @@ def test_autograded_notebook_holds_source_tests_and_judge_outputs():
 def _class_of(root: Path, n: int, pause: float = 0.0) -> None:
     """n submissions, every other one with a known mistake; each spends ``pause`` seconds
     in an answer cell, so a run lasts long enough to be interrupted in the middle."""
-    from course_lib.submissions import mistake_source
+    from submissions import mistake_source
 
     model = answers(root)
     for i in range(n):

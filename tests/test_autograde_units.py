@@ -17,9 +17,9 @@ import torch
 
 from attacks import ASSIGNMENT, answers, course_copy, release_notebook
 from course_lib import grading
-from course_lib.autograde import wire
-from course_lib.autograde.judge import clean_output
-from course_lib.autograde.plan import CheckCall, PlanError, SourceNotebook, check_calls
+from course_lib.grading.autograde import wire
+from course_lib.grading.autograde.judge import clean_output
+from course_lib.grading.autograde.plan import CheckCall, PlanError, SourceNotebook, check_calls
 from course_lib.grading import attempt, evaluate, get_check, judge_answers
 
 RISK_CHECKS = ["risk.empirical_risk", "risk.ridge_risk", "risk.ridge_gradient", "risk.standardize", "risk.gradient_descent"]
@@ -262,8 +262,8 @@ def test_check_calls_in_source_order():
 def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
     from nbgrader.api import SubmittedAssignment
 
-    from course_lib.autograde.gradebook import RUNS, GradebookWriter, GradeRow, NotebookGrades
-    from course_lib.cli import Course
+    from course_lib.grading.autograde.gradebook import RUNS, GradebookWriter, GradeRow, NotebookGrades
+    from course_lib.grading.course import Course
 
     root = course_copy(tmp_path / "course")
     db_url = f"sqlite:///{tmp_path / 'gb.db'}"

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
 
 import pytest
 
-import course_lib.checks
-from course_lib.grading import CheckFailure, _REGISTRY, check, evaluate, get_check
+import course_lib.grading.checks
+from course_lib.grading import (
+    CheckFailure,
+    check,
+    evaluate,
+    get_check,
+    registered_checks,
+)
 
-for info in pkgutil.iter_modules(course_lib.checks.__path__):
-    importlib.import_module(f"course_lib.checks.{info.name}")
-
-CHECKS = sorted(_REGISTRY)
-MISTAKES = [(name, m.name) for name in CHECKS for m in _REGISTRY[name].mistakes]
+REGISTRY = registered_checks()
+CHECKS = sorted(REGISTRY)
+MISTAKES = [(name, m.name) for name in CHECKS for m in REGISTRY[name].mistakes]
 
 
 def test_every_assignment_module_is_mapped():
-    modules = {info.name for info in pkgutil.iter_modules(course_lib.checks.__path__)}
-    assert set(course_lib.checks.ASSIGNMENTS.values()) == modules
+    modules = {info.name for info in pkgutil.iter_modules(course_lib.grading.checks.__path__)}
+    assert set(course_lib.grading.checks.ASSIGNMENTS.values()) == modules
 
 
 @pytest.mark.parametrize("name", CHECKS)

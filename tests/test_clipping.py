@@ -1,4 +1,4 @@
-"""course_lib.clipping against torch.nn.utils, NaN/Inf reports, and the mixed-precision step."""
+"""course_lib.clipping against torch.nn.utils, NaN/Inf reports (nonfinite), and the mixed-precision step."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ from torch import nn
 from torch.testing import assert_close
 
 import course_lib.optim as co
-from course_lib.clipping import (
-    NonFiniteGrad,
-    amp_step,
-    clip_grad_norm_,
-    clip_grad_value_,
-    grads_are_finite,
-    nonfinite_grads,
-)
+from course_lib.clipping import clip_grad_norm_, clip_grad_value_
+from course_lib.mixed_precision import amp_step
+from course_lib.nonfinite import NonFiniteGrad, grads_are_finite, nonfinite_grads
 
 
 def params_with_grads(device: torch.device | str = "cpu", scale: float = 1.0, dtype=torch.float32) -> list[nn.Parameter]:

@@ -13,10 +13,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from course_lib.plots import plot_intervals  # noqa: E402
 from course_lib.experiments import (  # noqa: E402
     ExperimentResult,
     confidence_interval,
-    plot_intervals,
     repeated_subsampling,
     subsample_splits,
 )

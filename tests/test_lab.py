@@ -22,7 +22,7 @@ import pytest
 
 from browser import browser, free_port
 from course_helpers import ROOT, assignments, copy_course, source_notebook
-from course_lib.submissions import fill_release, solution_sources
+from submissions import fill_release, solution_sources
 
 import nbformat
 

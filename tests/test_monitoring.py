@@ -9,12 +9,10 @@ from torch import nn
 
 from course_lib.init import initialize_
 from course_lib.models import mlp
+from course_lib.plots import plot_histogram_evolution, plot_histograms, plot_layer_stats
 from course_lib.monitoring import (
     LayerStats,
     dead_fraction,
-    plot_histogram_evolution,
-    plot_histograms,
-    plot_layer_stats,
 )
 
 matplotlib.use("Agg")

@@ -14,7 +14,7 @@ from torch import nn
 from torch.testing import assert_close
 
 import course_lib.optim as co
-from course_lib.optim import functional as F
+from course_lib.optim import rules as F
 
 O = torch.optim
 
@@ -379,7 +379,7 @@ def test_adamw_state_dict_forces_decoupled_flag_like_torch() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["course_lib.optim", "course_lib.optim.functional", "course_lib.optim.optimizers", "course_lib.optim.two_stage",
+    ["course_lib.optim", "course_lib.optim.rules", "course_lib.optim.optimizers", "course_lib.optim.decay_then_step", "course_lib.optim.adam_abs",
      "course_lib.optim.weight_decay", "course_lib.optim.ewma", "course_lib.optim._base", "course_lib.clipping"],
 )
 def test_docstring_examples_run(module: str) -> None:

@@ -98,7 +98,7 @@ def _count(url: str, sql: str) -> int:
 
 
 def test_parallel_grading_into_postgres_resumes_after_a_crash(tmp_path, postgres_url):
-    from course_lib.submissions import mistake_source
+    from submissions import mistake_source
 
     root = course_copy(tmp_path / "course")
     model = answers(root)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler as L
 
+from course_lib.plots import plot_lr_finder, plot_schedules
 from course_lib.schedules import (
     LRFinderResult,
     ReduceOnPlateau,
@@ -37,7 +38,6 @@ from course_lib.schedules import (
     multi_step_decay,
     natural_exp_decay,
     one_cycle,
-    plot_schedules,
     set_lr,
     step_decay,
     warmup_cosine,
@@ -412,7 +412,7 @@ def test_lr_finder_reuses_batches_and_suggests_a_rate_that_trains() -> None:
     # The suggestion is where the smoothed loss falls fastest: the loss must be falling there.
     index = result.lrs.index(result.suggested_lr)
     assert result.smoothed_losses[index + 1] < result.smoothed_losses[index - 1]
-    ax = result.plot()
+    ax = plot_lr_finder(result)
     assert ax.get_xscale() == "log"
     assert any("steepest" in text.get_text() for text in ax.get_legend().get_texts())
     matplotlib.pyplot.close("all")

@@ -13,8 +13,8 @@ from torch.testing import assert_close
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib import data, models, risk, stochastic
-from course_lib.checks import momentum as momentum_checks
-from course_lib.checks import sgd as sgd_checks
+from course_lib.grading.checks import momentum as momentum_checks
+from course_lib.grading.checks import sgd as sgd_checks
 from course_lib.optim import sgd_update
 
 # ---------------------------------------------------------------- minibatch_sgd

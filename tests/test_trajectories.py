@@ -22,6 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from torch.testing import assert_close  # noqa: E402
 
 from course_lib import landscapes as ls  # noqa: E402
+from course_lib import plots  # noqa: E402
 from course_lib import trajectories as tr  # noqa: E402
 from course_lib.data import batches  # noqa: E402
 
@@ -280,19 +281,19 @@ def test_plot_trajectories_and_panels():
     runs = tr.compare(torch.optim.SGD, landscape, "momentum", [0.0, 0.5, 0.9], lr=0.5, steps=30)
     fig = Figure()
     FigureCanvasAgg(fig)
-    ax = tr.plot_trajectories(runs, landscape, fig.add_subplot())
+    ax = plots.plot_trajectories(runs, landscape, fig.add_subplot())
     labelled = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert [line.get_label() for line in labelled] == ["momentum=0", "momentum=0.5", "momentum=0.9"]
     assert_close(torch.tensor(labelled[2].get_xydata()), runs[2].path)
     assert len({line.get_color() for line in labelled}) == 3
 
-    panels = tr.plot_panels(runs, landscape, titles=False, ncols=2, fig=Figure())
+    panels = plots.plot_panels(runs, landscape, titles=False, ncols=2, fig=Figure())
     visible = [a for a in panels.axes if a.get_visible()]
     assert [a.get_title() for a in visible] == ["(a)", "(b)", "(c)"]
     assert len(panels.axes) == 4 and not panels.axes[3].get_visible()
-    titled = tr.plot_panels(runs, landscape, fig=Figure())
+    titled = plots.plot_panels(runs, landscape, fig=Figure())
     assert [a.get_title() for a in titled.axes] == [r.label for r in runs]
-    named = tr.plot_panels(runs, landscape, titles=["x", "y", "z"], fig=Figure())
+    named = plots.plot_panels(runs, landscape, titles=["x", "y", "z"], fig=Figure())
     assert [a.get_title() for a in named.axes] == ["x", "y", "z"]
 
 

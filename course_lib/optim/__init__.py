@@ -1,14 +1,14 @@
 r"""The course's optimizers: readable update rules and drop-ins for ``torch.optim``.
 
-* :mod:`~course_lib.optim.functional`: one function per method, ``xxx_update(param, grad,
-  state, *, ...)``, the book's equations line by line.
+* :mod:`~course_lib.optim.rules`: the in-place update rule of each method for one
+  tensor, ``xxx_update(param, grad, state, *, ...)``, the book's equations line by line.
 * :mod:`~course_lib.optim.optimizers`: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adadelta``,
   ``Adam``, ``AdamW``, ``Adamax``, ``NAdam`` with torch 2.13's signatures, defaults,
   state and ``state_dict`` layout, and ``AdamL2``, Adam with L2 under its own name.
 * :mod:`~course_lib.optim.weight_decay`: L2-in-the-gradient vs decoupled decay.
 * :mod:`~course_lib.optim.ewma`: exponentially weighted averages with bias correction.
-* :mod:`~course_lib.optim.two_stage`: fastai-style "decay, then step" optimizers and the
-  ``AdamAbs`` experiment.
+* :mod:`~course_lib.optim.decay_then_step`: fastai-style "decay, then step" optimizers.
+* :mod:`~course_lib.optim.adam_abs`: the ``AdamAbs`` experiment (Adam with :math:`|g|`).
 * :mod:`~course_lib.optim.foreach`: multi-tensor SGD and Adam(W), used with ``foreach=True``.
 
 Example:
@@ -20,9 +20,22 @@ Example:
 from __future__ import annotations
 
 from ._base import PerTensorOptimizer, new_step_counter
+from .adam_abs import AdamAbs, adam_abs_update
+from .decay_then_step import DecayThenStepAdam, DecayThenStepOptimizer, DecayThenStepSGD
 from .ewma import ewma
 from .foreach import adam_update_foreach, sgd_update_foreach
-from .functional import (
+from .optimizers import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamL2,
+    AdamW,
+    NAdam,
+    RMSprop,
+)
+from .rules import (
     adadelta_init_state,
     adadelta_update,
     adagrad_init_state,
@@ -38,8 +51,6 @@ from .functional import (
     rmsprop_update,
     sgd_update,
 )
-from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamL2, AdamW, NAdam, RMSprop
-from .two_stage import AdamAbs, DecayThenStepAdam, DecayThenStepOptimizer, DecayThenStepSGD, adam_abs_update
 from .weight_decay import decoupled_weight_decay_, grad_with_l2_penalty
 
 __all__ = [

@@ -1,7 +1,7 @@
 r"""Multi-tensor versions of the SGD and Adam(W) rules, the optional faster path.
 
-Same rules as :func:`~course_lib.optim.functional.sgd_update` and
-:func:`~course_lib.optim.functional.adam_update`, written with ``torch._foreach_*``
+Same rules as :func:`~course_lib.optim.rules.sgd_update` and
+:func:`~course_lib.optim.rules.adam_update`, written with ``torch._foreach_*``
 ops that take a list of tensors and, on CUDA, launch one kernel per op for the whole
 list instead of one per tensor. On the CPU those ops loop over the tensors, so the
 result is bit-identical to the per-tensor path and the speed is about the same.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ._base import group_by_device_and_dtype
-from .functional import State, adam_init_state
+from .rules import State, adam_init_state
 
 __all__ = ["sgd_update_foreach", "adam_update_foreach"]
 
@@ -31,7 +31,7 @@ def sgd_update_foreach(
     nesterov: bool = False,
     maximize: bool = False,
 ) -> None:
-    r""":func:`~course_lib.optim.functional.sgd_update` on lists of tensors at once.
+    r""":func:`~course_lib.optim.rules.sgd_update` on lists of tensors at once.
 
     Args:
         params: parameters, updated in place.
@@ -82,7 +82,7 @@ def adam_update_foreach(
     maximize: bool = False,
     decoupled_weight_decay: bool = False,
 ) -> None:
-    r""":func:`~course_lib.optim.functional.adam_update` (or ``adamw_update`` when
+    r""":func:`~course_lib.optim.rules.adam_update` (or ``adamw_update`` when
     ``decoupled_weight_decay``) on lists of tensors at once.
 
     Args:

@@ -3,7 +3,7 @@ r"""Drop-in replacements for ``torch.optim`` optimizers, built on the readable u
 Swap ``torch.optim.AdamW`` for ``course_lib.optim.AdamW`` and a training script computes
 the same numbers: each class has torch 2.13's name, signature, defaults, ``ValueError``
 messages, state keys and ``state_dict`` layout, and its step applies the per-tensor rule
-from :mod:`course_lib.optim.functional`, whose docstrings carry the equations. torch's
+from :mod:`course_lib.optim.rules`, whose docstrings carry the equations. torch's
 kernel flags are handled as described in :class:`~course_lib.optim.PerTensorOptimizer`:
 ``foreach=True`` picks :mod:`course_lib.optim.foreach` where it exists (SGD, Adam,
 AdamW, AdamL2), ``fused``, ``capturable`` and ``differentiable`` are refused.
@@ -26,7 +26,7 @@ from ._base import (
     refuse_torch_only_flags,
 )
 from .foreach import adam_update_foreach, sgd_update_foreach
-from .functional import (
+from .rules import (
     adadelta_update,
     adagrad_init_state,
     adagrad_update,
@@ -44,7 +44,7 @@ __all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "AdamL2", "
 class SGD(PerTensorOptimizer):
     r"""Stochastic gradient descent with optional momentum, a drop-in for ``torch.optim.SGD``.
 
-    Each step applies :func:`~course_lib.optim.functional.sgd_update` to every parameter
+    Each step applies :func:`~course_lib.optim.rules.sgd_update` to every parameter
     with a gradient:
     :math:`b \leftarrow \mu b + (1-\tau)(g + \lambda\theta)`,
     :math:`\theta \leftarrow \theta - \eta\, b` (or :math:`- \eta(g + \mu b)` with Nesterov).
@@ -131,7 +131,7 @@ class SGD(PerTensorOptimizer):
 class Adagrad(PerTensorOptimizer):
     r"""Adagrad, a drop-in for ``torch.optim.Adagrad``.
 
-    Each step applies :func:`~course_lib.optim.functional.adagrad_update`:
+    Each step applies :func:`~course_lib.optim.rules.adagrad_update`:
     :math:`s \leftarrow s + g^2`, :math:`\theta \leftarrow \theta - \tilde\eta\, g/(\sqrt{s}+\epsilon)`.
     As in torch, the state (``step``, ``sum``) is created in the constructor, and
     parameters added later with ``add_param_group`` start from the constructor's
@@ -218,7 +218,7 @@ class Adagrad(PerTensorOptimizer):
 class RMSprop(PerTensorOptimizer):
     r"""RMSprop, a drop-in for ``torch.optim.RMSprop`` (plain, centered, with momentum).
 
-    Each step applies :func:`~course_lib.optim.functional.rmsprop_update`:
+    Each step applies :func:`~course_lib.optim.rules.rmsprop_update`:
     :math:`v \leftarrow \alpha v + (1-\alpha) g^2`,
     :math:`\theta \leftarrow \theta - \eta\, g/(\sqrt{v}+\epsilon)`.
     State: ``step``, ``square_avg``, and ``momentum_buffer`` / ``grad_avg`` when
@@ -300,7 +300,7 @@ class RMSprop(PerTensorOptimizer):
 class Adadelta(PerTensorOptimizer):
     r"""Adadelta, a drop-in for ``torch.optim.Adadelta``.
 
-    Each step applies :func:`~course_lib.optim.functional.adadelta_update`:
+    Each step applies :func:`~course_lib.optim.rules.adadelta_update`:
     :math:`\Delta = \sqrt{u+\epsilon}/\sqrt{v+\epsilon}\; g`, :math:`\theta \leftarrow \theta - \eta\Delta`.
     State: ``step``, ``square_avg``, ``acc_delta``.
 
@@ -371,12 +371,12 @@ class Adadelta(PerTensorOptimizer):
 class Adam(PerTensorOptimizer):
     r"""Adam (and AMSGrad), a drop-in for ``torch.optim.Adam``.
 
-    Each step applies :func:`~course_lib.optim.functional.adam_update`:
+    Each step applies :func:`~course_lib.optim.rules.adam_update`:
     :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`, :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
     :math:`\theta \leftarrow \theta - \eta\,\hat m/(\sqrt{\hat v}+\epsilon)` with bias-corrected
     :math:`\hat m, \hat v`. ``weight_decay`` is an L2 term added to :math:`g`; with
     ``decoupled_weight_decay=True`` (new in torch 2.6) the step is
-    :func:`~course_lib.optim.functional.adamw_update` instead, i.e. AdamW.
+    :func:`~course_lib.optim.rules.adamw_update` instead, i.e. AdamW.
     State: ``step``, ``exp_avg``, ``exp_avg_sq`` (+ ``max_exp_avg_sq`` with AMSGrad).
 
     Args:
@@ -489,9 +489,9 @@ class Adam(PerTensorOptimizer):
 class AdamW(Adam):
     r"""AdamW, a drop-in for ``torch.optim.AdamW``: decoupled weight decay, then an Adam step.
 
-    Each step applies :func:`~course_lib.optim.functional.adamw_update`, which is
+    Each step applies :func:`~course_lib.optim.rules.adamw_update`, which is
     literally :func:`~course_lib.optim.decoupled_weight_decay_` (:math:`\theta \leftarrow
-    (1-\eta\lambda)\theta`) followed by :func:`~course_lib.optim.functional.adam_update`
+    (1-\eta\lambda)\theta`) followed by :func:`~course_lib.optim.rules.adam_update`
     with no L2 term. Contrast :class:`AdamL2`, where :math:`\lambda\theta` joins the
     gradient and is rescaled by :math:`1/\sqrt{\hat v}`. torch's defaults: lr 1e-3,
     betas (0.9, 0.999), eps 1e-8, weight_decay 1e-2, amsgrad False; the decay is
@@ -602,7 +602,7 @@ class AdamL2(Adam):
 class Adamax(PerTensorOptimizer):
     r"""Adamax, a drop-in for ``torch.optim.Adamax``.
 
-    Each step applies :func:`~course_lib.optim.functional.adamax_update`:
+    Each step applies :func:`~course_lib.optim.rules.adamax_update`:
     :math:`u \leftarrow \max(\beta_2 u, |g| + \epsilon)`,
     :math:`\theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, m/u`.
     State: ``step``, ``exp_avg``, ``exp_inf``.
@@ -674,7 +674,7 @@ class Adamax(PerTensorOptimizer):
 class NAdam(PerTensorOptimizer):
     r"""NAdam (Adam with Nesterov momentum), a drop-in for ``torch.optim.NAdam``.
 
-    Each step applies :func:`~course_lib.optim.functional.nadam_update`, which mixes the
+    Each step applies :func:`~course_lib.optim.rules.nadam_update`, which mixes the
     current gradient (weight :math:`1-\mu_t`) with the momentum looked ahead one step
     (weight :math:`\mu_{t+1}`), :math:`\mu_t = \beta_1(1 - \frac12 0.96^{t\psi})`.
     State: ``step``, ``mu_product``, ``exp_avg``, ``exp_avg_sq``.

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "01_risk"
 COURSE = str(Path(sys.executable).parent / "course")
 
-from course_lib.submissions import fill_release, solution_sources, write_submission  # noqa: E402
+from submissions import fill_release, solution_sources, write_submission  # noqa: E402
 
 WRONG_PARTS = {
     "empirical_risk": "def empirical_risk(w, b, X, y):\n    return ((X @ w + b - y) ** 2).sum()\n",
@@ -116,7 +116,7 @@ TRICKS: dict[str, str] = {
     "a_sys_modules": (
         "import sys, types\nimport course_lib.grading as _g\n"
         "_g._REGISTRY.clear()\n"
-        "sys.modules['course_lib.checks.risk'] = types.ModuleType('course_lib.checks.risk')\n"
+        "sys.modules['course_lib.grading.checks.risk'] = types.ModuleType('course_lib.grading.checks.risk')\n"
         "for _name in ['empirical_risk', 'ridge_risk', 'ridge_gradient', 'standardize', 'gradient_descent']:\n"
         "    _g.register(_g.Check('risk.' + _name, reference=lambda **kw: None, cases=lambda hidden: []))"
     ),
@@ -177,12 +177,12 @@ TRICKS: dict[str, str] = {
 """Tricks placed at the end of part 1's answer cell, by student id."""
 
 FORGE_LATER = (
-    "import course_lib.grading as _g\n"
+    "import course_lib.grading as _g, course_lib.grading.student as _s\n"
+    "assert _s._reporter is not None, 'the attack expects to run inside the autograder'\n"
     "for _name in ('risk.empirical_risk', 'risk.ridge_risk'):\n"
     "    _c = _g.get_check(_name)\n"
     "    for _hidden in (False, True):\n"
-    "        if getattr(_g, '_reporter', None) is not None:\n"
-    "            _g._reporter(_name, _hidden, [_c.run(_c.reference, _case) for _case in _c.cases(_hidden)])\n"
+    "        _s._reporter(_name, _hidden, [_c.run(_c.reference, _case) for _case in _c.cases(_hidden)])\n"
 )
 """Sends the reference's answers for parts 1 and 2 from part 5's answer cell, long after their tests ran."""
 
@@ -243,7 +243,7 @@ EXTRA_CELL_HELPER = "def _squared_errors(w, b, X, y):\n    return (X @ w + b - y
 
 def build_equivalence_class(root: Path) -> None:
     """Honest, blank, wrong and crashing students: scored the same by stock nbgrader and by ours."""
-    from course_lib.submissions import mistake_source
+    from submissions import mistake_source
 
     model = answers(root)
     submit(root, "e_blank", {})

@@ -1,7 +1,7 @@
 """The judge's side of a grading sandbox: start it, hand it notebooks, kill it.
 
 A :class:`Sandbox` is one worker: a bubblewrap container running
-:mod:`course_lib.autograde.zygote`, which has imported the heavy libraries once and
+:mod:`course_lib.grading.autograde.zygote`, which has imported the heavy libraries once and
 forks one child per notebook. What the container sees:
 
 - read-only: ``/usr``, the Python installation, the virtual environment, a snapshot of
@@ -209,16 +209,16 @@ def _bwrap_command(snapshot: Snapshot, limits: Limits, zygote_args: list[str]) -
         zygote_args = [*zygote_args, "--drop-to", f"{NOBODY}:{NOBODY}"]
     else:
         command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
-    return [*command, str(venv / "bin" / "python"), "-m", "course_lib.autograde.zygote", "--pid1", *zygote_args]
+    return [*command, str(venv / "bin" / "python"), "-m", "course_lib.grading.autograde.zygote", "--pid1", *zygote_args]
 
 
 def _plain_command(snapshot: Snapshot, zygote_args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "course_lib.autograde.zygote", *zygote_args]
+    return [sys.executable, "-m", "course_lib.grading.autograde.zygote", *zygote_args]
 
 
 def _kill_tree(root: int) -> None:
     """SIGKILL every descendant of ``root`` (no PID namespace to do it for us)."""
-    from course_lib.autograde.zygote import _descendants
+    from course_lib.grading.autograde.zygote import _descendants
 
     for _ in range(20):
         victims = _descendants(root)

@@ -6,7 +6,7 @@ trains a few tensors next to ``torch.optim.Adam`` for dozens of steps, with its
 ``state_dict`` saved to bytes and loaded into a fresh instance halfway.
 
 The helpers :func:`optimizer_cases`, :func:`run_optimizer` and :func:`adam_like` are
-shared with :mod:`course_lib.checks.adamw`.
+shared with :mod:`course_lib.grading.checks.adamw`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,14 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from course_lib.adaptive import trace_optimizer
 from course_lib.grading import Check, Mistake, register
-from course_lib.optim import adagrad_update, adam_update, new_step_counter, rmsprop_update
+from course_lib.optim import (
+    adagrad_update,
+    adam_update,
+    new_step_counter,
+    rmsprop_update,
+)
+from course_lib.optimizer_state import trace_optimizer
 
 # ---- inputs of the step functions -------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The checks of each assignment, one module per assignment (see :mod:`course_lib.grading`).
 
 A module registers its checks when imported; :func:`course_lib.grading.get_check`
-imports ``course_lib.checks.<module>`` for a check named ``"<module>.<part>"``.
+imports ``course_lib.grading.checks.<module>`` for a check named ``"<module>.<part>"``.
 """
 
 ASSIGNMENTS = {

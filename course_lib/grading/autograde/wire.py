@@ -10,7 +10,7 @@ dicts of them, written with :func:`torch.save` and read back with
 ``torch.load(weights_only=True)``, which builds tensors and containers and never runs
 code. Anything else a student's function returns becomes an :class:`Opaque`
 stand-in carrying its type name and a short ``repr``, so that the judge's comparison
-says what :func:`course_lib.grading.compare` would have said about the real object.
+says what :func:`course_lib.grading.compare_answers` would have said about the real object.
 """
 
 from __future__ import annotations

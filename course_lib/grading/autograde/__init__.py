@@ -1,13 +1,13 @@
 """``course autograde``: parallel, resumable, sandboxed grading whose points the judge computes itself.
 
 The parent process is the *judge*. For every submission it builds the notebook to run
-from the SOURCE notebook (:mod:`~course_lib.autograde.plan`), runs it in a child forked
-from a pre-warmed *zygote* inside a bubblewrap sandbox (:mod:`~course_lib.autograde.sandbox`,
-:mod:`~course_lib.autograde.zygote`), receives the answers of every ``check(...)`` as
-data (:mod:`~course_lib.autograde.wire`), judges them against the reference it computes
-itself (:mod:`~course_lib.autograde.judge`), and writes each submission into nbgrader's
-gradebook in one transaction (:mod:`~course_lib.autograde.gradebook`). Several workers
-run in parallel (:mod:`~course_lib.autograde.runner`).
+from the SOURCE notebook (:mod:`~course_lib.grading.autograde.plan`), runs it in a child forked
+from a pre-warmed *zygote* inside a bubblewrap sandbox (:mod:`~course_lib.grading.autograde.sandbox`,
+:mod:`~course_lib.grading.autograde.zygote`), receives the answers of every ``check(...)`` as
+data (:mod:`~course_lib.grading.autograde.wire`), judges them against the reference it computes
+itself (:mod:`~course_lib.grading.autograde.judge`), and writes each submission into nbgrader's
+gradebook in one transaction (:mod:`~course_lib.grading.autograde.gradebook`). Several workers
+run in parallel (:mod:`~course_lib.grading.autograde.runner`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The process inside a grading sandbox: imports the heavy libraries once, forks one child per notebook.
 
-Started by :mod:`course_lib.autograde.sandbox` (``python -m course_lib.autograde.zygote``),
+Started by :mod:`course_lib.grading.autograde.sandbox` (``python -m course_lib.grading.autograde.zygote``),
 usually as PID 1 of its own PID namespace inside bubblewrap. It imports torch, NumPy,
 matplotlib, IPython and the course's checks once (most of a fresh kernel's start-up
 time), then serves the judge's control socket:
@@ -79,8 +79,8 @@ class Executor:
     """
 
     def __init__(self, sock: socket.socket, limits: dict[str, Any]) -> None:
-        from course_lib.autograde import wire
         from course_lib import grading
+        from course_lib.grading.autograde import wire
 
         self.wire = wire
         self.sock = sock
@@ -490,7 +490,7 @@ def _descendants(root: int) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.autograde.zygote")
+    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.autograde.zygote")
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--pid1", action="store_true", help="PID 1 of a namespace: clean up with kill(-1)")
     parser.add_argument("--drop-to", default=None, help="UID:GID the children run as")
@@ -512,8 +512,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    import matplotlib.pyplot  # noqa: F401
     import IPython.core.interactiveshell  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
     import matplotlib_inline.backend_inline  # noqa: F401
 
     # what creating a shell imports: loaded here once, not in every child
@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> None:
         importlib.import_module(module)
 
     import course_lib
-    import course_lib.autograde.wire  # noqa: F401
+    import course_lib.grading.autograde.wire  # noqa: F401
 
     modules = [f"course_lib.{name}" for name in getattr(course_lib, "MODULES", ())]
     for module in [*modules, *args.preload]:

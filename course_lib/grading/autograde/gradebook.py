@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbgrader import utils as nbutils
-from nbgrader.api import Comment, Gradebook, Grade, Student, SubmittedAssignment, SubmittedNotebook
+from nbgrader.api import (
+    Comment,
+    Grade,
+    Gradebook,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, select
 
 __all__ = ["RUNS", "GradeRow", "NotebookGrades", "GradebookWriter"]

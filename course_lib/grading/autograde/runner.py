@@ -1,9 +1,9 @@
 """A grading run: which submissions need grading, a pool of sandboxed workers, saving as results come.
 
 The parent process is the judge and the only writer: worker threads each drive one
-sandbox (:class:`~course_lib.autograde.sandbox.Sandbox`) and hand finished results to
+sandbox (:class:`~course_lib.grading.autograde.sandbox.Sandbox`) and hand finished results to
 the main thread, which writes every submission in one transaction
-(:class:`~course_lib.autograde.gradebook.GradebookWriter`) right away. A submission is
+(:class:`~course_lib.grading.autograde.gradebook.GradebookWriter`) right away. A submission is
 skipped when the gradebook records that exactly this submission was graded against
 exactly these sources and this ``course_lib``, so an interrupted run resumes where it
 stopped.
@@ -23,11 +23,20 @@ from typing import Any, Callable, Sequence
 
 import nbformat
 
-import course_lib
-from course_lib.autograde.gradebook import GradebookWriter, NotebookGrades, grades_of
-from course_lib.autograde.judge import Judge, NotebookResult, run_notebook
-from course_lib.autograde.plan import PlanError, SourceNotebook
-from course_lib.autograde.sandbox import Limits, Sandbox, SandboxError, Snapshot, sandbox_kind
+from course_lib.grading.autograde.gradebook import (
+    GradebookWriter,
+    NotebookGrades,
+    grades_of,
+)
+from course_lib.grading.autograde.judge import Judge, NotebookResult, run_notebook
+from course_lib.grading.autograde.plan import PlanError, SourceNotebook
+from course_lib.grading.autograde.sandbox import (
+    Limits,
+    Sandbox,
+    SandboxError,
+    Snapshot,
+    sandbox_kind,
+)
 
 __all__ = ["Submission", "Outcome", "RunReport", "Run", "JUDGE_VERSION"]
 
@@ -121,7 +130,7 @@ class Run:
     """One ``course autograde`` run over a course directory.
 
     Args:
-        course: the :class:`course_lib.cli.Course` (paths, nbgrader configuration, release).
+        course: the :class:`course_lib.grading.course.Course` (paths, nbgrader configuration, release).
         jobs: number of workers (sandboxes run in parallel).
         sandbox: ``"auto"``, ``"bwrap"`` or ``"none"``.
         limits: the limits of every notebook.
@@ -133,7 +142,7 @@ class Run:
         self.jobs = max(1, jobs)
         self.kind = sandbox_kind(sandbox)
         if self.kind == "bwrap":
-            from course_lib.autograde.sandbox import exposes
+            from course_lib.grading.autograde.sandbox import exposes
 
             shown = exposes(Path(course.root))
             if shown is not None:
@@ -157,7 +166,7 @@ class Run:
             try:
                 out.append(SourceNotebook(name, source, release))
             except PlanError as err:
-                from course_lib.cli import CourseError
+                from course_lib.grading.errors import CourseError
 
                 raise CourseError(str(err)) from None
         return out
@@ -200,7 +209,7 @@ class Run:
         writer = GradebookWriter(self.course.coursedir.db_url, self.course.coursedir.course_id)
         try:
             graded_before = writer.graded()
-            checks = sorted({f"course_lib.checks.{c.split('.', 1)[0]}" for s in sources.values() for nb in s for c in nb.checks})
+            checks = sorted({f"course_lib.grading.checks.{c.split('.', 1)[0]}" for s in sources.values() for nb in s for c in nb.checks})
             base = JUDGE_VERSION.encode() + _course_lib_digest(checks)
             todo: "queue.Queue[Submission]" = queue.Queue()
             waiting: set[tuple[str, str]] = set()
@@ -273,7 +282,7 @@ class Run:
 
         The first worker then uses it.
         """
-        from course_lib.cli import CourseError
+        from course_lib.grading.errors import CourseError
 
         try:
             first = self._new_sandbox(snapshot, preload)

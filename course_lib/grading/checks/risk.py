@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from course_lib import risk
-from course_lib.normalization import Standardizer
 from course_lib.grading import Check, Mistake, register
+from course_lib.normalization import Standardizer
 
 
 def _linear_cases(hidden: bool, *, with_lam: bool) -> list[dict[str, Any]]:

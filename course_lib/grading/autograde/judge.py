@@ -2,7 +2,7 @@
 
 For each test cell the judge knows, from the SOURCE, which ``check(...)`` calls it makes.
 While that cell runs in the student's process, the judge accepts the answers its checks
-send (data only, see :mod:`course_lib.autograde.wire`); when the cell is done, it stops
+send (data only, see :mod:`course_lib.grading.autograde.wire`); when the cell is done, it stops
 listening for that cell, draws the check's cases from its own registry, computes the
 reference itself (once per check, cached across submissions), and compares with
 :func:`course_lib.grading.judge_answers` -- the same code, mistake diagnosis included,
@@ -24,9 +24,9 @@ from typing import Any
 import nbformat
 
 from course_lib import grading
-from course_lib.autograde import wire
-from course_lib.autograde.plan import CheckCall, Plan, PlannedCell
-from course_lib.autograde.sandbox import Limits, Sandbox, SandboxError
+from course_lib.grading.autograde import wire
+from course_lib.grading.autograde.plan import CheckCall, Plan, PlannedCell
+from course_lib.grading.autograde.sandbox import Limits, Sandbox, SandboxError
 
 __all__ = ["Judge", "NotebookResult", "TestResult", "run_notebook"]
 

@@ -4,16 +4,10 @@ Every factory here returns a :class:`Schedule`: a frozen callable mapping a step
 counter :math:`t = 0, 1, 2, \dots` to a learning rate :math:`\gamma_t`. Nothing
 inside changes when you call it, so ``schedule(t)`` can be evaluated in any
 order, plotted, or compared with ``torch.optim.lr_scheduler`` value by value.
-The one exception is :class:`ReduceOnPlateau`, whose next rate depends on the
-metrics it has seen; it is a small object with explicit state instead.
+(:class:`~course_lib.schedules.plateau.ReduceOnPlateau`, whose next rate depends on
+the metrics it has seen, lives in its own module.)
 
-Two ways to drive an optimizer with a schedule (ours or torch's):
-
-* by hand: ``set_lr(optimizer, schedule(t))`` before step ``t``;
-* through torch: ``lambda_lr(optimizer, schedule)`` builds a
-  ``torch.optim.lr_scheduler.LambdaLR`` whose learning rate after ``t`` calls of
-  ``scheduler.step()`` is ``schedule(t)``. :func:`as_lambda` gives the
-  multiplier ``t -> schedule(t) / base_lr`` that ``LambdaLR`` expects.
+To drive an optimizer with a schedule see :mod:`~course_lib.schedules.lambda_lr`.
 
 What "a step" counts is your choice, and torch's defaults differ by scheduler:
 ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``,
@@ -23,7 +17,7 @@ What "a step" counts is your choice, and torch's defaults differ by scheduler:
 
 How exactly these functions agree with torch (see ``tests/test_schedules.py``):
 
-* exactly equal: :func:`cyclic`, :func:`one_cycle`, :class:`ReduceOnPlateau`
+* exactly equal: :func:`cyclic`, :func:`one_cycle`, ``ReduceOnPlateau``
   (torch evaluates the same closed form, or the same single multiplication);
 * equal to float64 rounding (relative error below ``1e-12`` over hundreds of
   steps): :func:`step_decay`, :func:`multi_step_decay`,
@@ -38,18 +32,11 @@ How exactly these functions agree with torch (see ``tests/test_schedules.py``):
 from __future__ import annotations
 
 import bisect
-import copy
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import matplotlib.pyplot as plt
-import numpy as np
-import torch
-from matplotlib.axes import Axes
-from torch.optim.lr_scheduler import LambdaLR
 
 __all__ = [
     "Schedule",
@@ -64,13 +51,6 @@ __all__ = [
     "warmup_cosine",
     "cyclic",
     "one_cycle",
-    "ReduceOnPlateau",
-    "as_lambda",
-    "lambda_lr",
-    "set_lr",
-    "plot_schedules",
-    "LRFinderResult",
-    "lr_finder",
 ]
 
 
@@ -111,12 +91,12 @@ class Schedule:
         return f"{self.name}({arguments})"
 
 
-def _check_positive(name: str, value: float) -> None:
+def check_positive(name: str, value: float) -> None:
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
 
 
-def _check_lr(name: str, value: float) -> None:
+def check_lr(name: str, value: float) -> None:
     if not value >= 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
@@ -130,7 +110,7 @@ def constant(lr: float) -> Schedule:
     Returns:
         A :class:`Schedule`.
     """
-    _check_lr("lr", lr)
+    check_lr("lr", lr)
     return Schedule("constant", {"lr": lr}, lambda step: lr)
 
 
@@ -156,8 +136,8 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
         >>> [round(v, 6) for v in step_decay(1.0, step_size=2, gamma=0.5).values(5)]
         [1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    _check_lr("lr", lr)
-    _check_positive("step_size", step_size)
+    check_lr("lr", lr)
+    check_positive("step_size", step_size)
 
     def rule(step: int) -> float:
         return lr * gamma ** (step // step_size)
@@ -186,7 +166,7 @@ def multi_step_decay(lr: float, milestones: Iterable[int], gamma: float = 0.1) -
         >>> multi_step_decay(1.0, [2, 4], gamma=0.5).values(5)
         [1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    _check_lr("lr", lr)
+    check_lr("lr", lr)
     sorted_milestones = sorted(milestones)
 
     def rule(step: int) -> float:
@@ -218,8 +198,8 @@ def exponential_decay(lr: float, gamma: float) -> Schedule:
         >>> exponential_decay(1.0, gamma=0.5).values(3)
         [1.0, 0.5, 0.25]
     """
-    _check_lr("lr", lr)
-    _check_positive("gamma", gamma)
+    check_lr("lr", lr)
+    check_positive("gamma", gamma)
 
     def rule(step: int) -> float:
         return lr * gamma**step
@@ -244,8 +224,8 @@ def natural_exp_decay(lr: float, k: float) -> Schedule:
     Returns:
         A :class:`Schedule`.
     """
-    _check_lr("lr", lr)
-    _check_lr("k", k)
+    check_lr("lr", lr)
+    check_lr("k", k)
 
     def rule(step: int) -> float:
         return lr * math.exp(-k * step)
@@ -281,10 +261,10 @@ def inverse_time_decay(lr: float, k: float, interval: int | None = None) -> Sche
         >>> inverse_time_decay(1.0, k=1.0, interval=2).values(4)
         [1.0, 1.0, 0.5, 0.5]
     """
-    _check_lr("lr", lr)
-    _check_lr("k", k)
+    check_lr("lr", lr)
+    check_lr("k", k)
     if interval is not None:
-        _check_positive("interval", interval)
+        check_positive("interval", interval)
 
     def rule(step: int) -> float:
         t = step if interval is None else step // interval
@@ -322,8 +302,8 @@ def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
         >>> s(0), round(s(5), 12), s(10)
         (1.0, 0.5, 0.0)
     """
-    _check_lr("lr", lr)
-    _check_positive("T_max", T_max)
+    check_lr("lr", lr)
+    check_positive("T_max", T_max)
 
     def rule(step: int) -> float:
         return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * step / T_max)) / 2
@@ -357,7 +337,7 @@ def linear_warmup(lr: float, warmup_steps: int, start_factor: float = 1.0 / 3) -
         >>> linear_warmup(1.0, warmup_steps=4, start_factor=0.2).values(6)
         [0.2, 0.4, 0.6000000000000001, 0.8, 1.0, 1.0]
     """
-    _check_lr("lr", lr)
+    check_lr("lr", lr)
     if warmup_steps < 0:
         raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
     if not 0 < start_factor <= 1:
@@ -469,12 +449,12 @@ def cyclic(
         >>> cyclic(0.0, 1.0, step_size_up=2).values(6)
         [0.0, 0.5, 1.0, 0.5, 0.0, 0.5]
     """
-    _check_lr("base_lr", base_lr)
-    _check_lr("max_lr", max_lr)
-    _check_positive("step_size_up", step_size_up)
+    check_lr("base_lr", base_lr)
+    check_lr("max_lr", max_lr)
+    check_positive("step_size_up", step_size_up)
     if step_size_down is None:
         step_size_down = step_size_up
-    _check_positive("step_size_down", step_size_down)
+    check_positive("step_size_down", step_size_down)
     if mode not in ("triangular", "triangular2", "exp_range"):
         raise ValueError(f"mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
     cycle_length = float(step_size_up) + float(step_size_down)
@@ -563,8 +543,8 @@ def one_cycle(
         >>> round(s(0), 12), s(4)
         (0.1, 1.0)
     """
-    _check_lr("max_lr", max_lr)
-    _check_positive("total_steps", total_steps)
+    check_lr("max_lr", max_lr)
+    check_positive("total_steps", total_steps)
     if not 0 <= pct_start <= 1:
         raise ValueError(f"pct_start must be in [0, 1], got {pct_start}")
     if anneal_strategy not in ("cos", "linear"):
@@ -608,398 +588,3 @@ def one_cycle(
     return Schedule("one_cycle", settings, rule)
 
 
-class ReduceOnPlateau:
-    r"""Reduce the rate by ``factor`` when a monitored metric stops improving.
-
-    After each evaluation (usually each epoch) call :meth:`step` with the metric;
-    it returns the learning rate to use next. A metric *improves* on the best
-    value so far when, for ``mode="min"``,
-
-    .. math::
-        m < \text{best}\,(1 - \text{threshold}) \;(\texttt{"rel"}) \qquad\text{or}\qquad
-        m < \text{best} - \text{threshold} \;(\texttt{"abs"})
-
-    (mirrored for ``"max"``). After more than ``patience`` evaluations in a row
-    without improvement the rate becomes :math:`\max(\gamma \cdot
-    \text{factor}, \text{min\_lr})` (skipped if that changes it by less than
-    ``eps``), and the next ``cooldown`` evaluations are ignored. The same rules
-    and defaults as ``torch.optim.lr_scheduler.ReduceLROnPlateau`` with one
-    parameter group, and the same values exactly; unlike torch's, it only
-    computes the rate, apply it with :func:`set_lr`.
-
-    Args:
-        lr: the starting learning rate.
-        mode: ``"min"`` (default, for a loss) or ``"max"`` (for an accuracy).
-        factor: multiplier at each reduction, ``< 1`` (default 0.1).
-        patience: evaluations without improvement tolerated (default 10).
-        threshold: how much better counts as better (default 1e-4).
-        threshold_mode: ``"rel"`` (default) or ``"abs"``.
-        cooldown: evaluations to wait after a reduction (default 0).
-        min_lr: lower bound on the rate (default 0).
-        eps: reductions smaller than this are skipped (default 1e-8).
-
-    Example:
-        >>> plateau = ReduceOnPlateau(1.0, factor=0.5, patience=1)
-        >>> [plateau.step(loss) for loss in [3.0, 2.0, 2.0, 2.0, 2.0]]
-        [1.0, 1.0, 1.0, 0.5, 0.5]
-    """
-
-    def __init__(
-        self,
-        lr: float,
-        mode: Literal["min", "max"] = "min",
-        factor: float = 0.1,
-        patience: int = 10,
-        threshold: float = 1e-4,
-        threshold_mode: Literal["rel", "abs"] = "rel",
-        cooldown: int = 0,
-        min_lr: float = 0.0,
-        eps: float = 1e-8,
-    ) -> None:
-        _check_lr("lr", lr)
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        if factor >= 1.0:
-            raise ValueError(f"factor must be < 1, got {factor}")
-        self.lr = lr
-        self.mode = mode
-        self.factor = factor
-        self.patience = patience
-        self.threshold = threshold
-        self.threshold_mode = threshold_mode
-        self.cooldown = cooldown
-        self.min_lr = min_lr
-        self.eps = eps
-        self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = 0
-        self.cooldown_counter = 0
-
-    def is_better(self, metric: float, best: float) -> bool:
-        """Whether ``metric`` improves on ``best`` by more than the threshold."""
-        if self.mode == "min":
-            if self.threshold_mode == "rel":
-                return metric < best * (1.0 - self.threshold)
-            return metric < best - self.threshold
-        if self.threshold_mode == "rel":
-            return metric > best * (1.0 + self.threshold)
-        return metric > best + self.threshold
-
-    def step(self, metric: float | torch.Tensor) -> float:
-        """Record one evaluation of the metric and return the learning rate to use next."""
-        metric = float(metric)
-        if self.is_better(metric, self.best):
-            self.best = metric
-            self.num_bad_epochs = 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        if self.num_bad_epochs > self.patience:
-            reduced = max(self.lr * self.factor, self.min_lr)
-            if self.lr - reduced > self.eps:
-                self.lr = reduced
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
-        return self.lr
-
-    def __repr__(self) -> str:
-        return (
-            f"ReduceOnPlateau(lr={self.lr!r}, mode={self.mode!r}, factor={self.factor!r}, "
-            f"patience={self.patience!r}, best={self.best!r}, num_bad_epochs={self.num_bad_epochs})"
-        )
-
-
-def as_lambda(schedule: Callable[[int], float], base_lr: float) -> Callable[[int], float]:
-    r"""The multiplier ``t -> schedule(t) / base_lr`` that ``LambdaLR`` expects.
-
-    ``torch.optim.lr_scheduler.LambdaLR`` sets the rate to
-    ``base_lr * lr_lambda(t)``, where ``base_lr`` is the group's rate when the
-    scheduler was built. Our schedules return rates, not multipliers, so this
-    divides by ``base_lr``; the product gives back ``schedule(t)`` within a unit
-    or two in the last place. The result is a plain function, so
-    ``LambdaLR.state_dict()`` stays picklable (torch does not save functions).
-
-    Args:
-        schedule: any ``step -> lr`` function, e.g. a :class:`Schedule`.
-        base_lr: the optimizer's learning rate when ``LambdaLR`` is created (> 0).
-
-    Returns:
-        A function of the step.
-
-    Example:
-        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-        >>> sched = LambdaLR(opt, as_lambda(step_decay(0.1, step_size=10), 0.1))
-    """
-    _check_positive("base_lr", base_lr)
-
-    def multiplier(step: int) -> float:
-        return schedule(step) / base_lr
-
-    return multiplier
-
-
-def lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]) -> LambdaLR:
-    """A ``torch.optim.lr_scheduler.LambdaLR`` that drives every group of ``optimizer`` by ``schedule``.
-
-    Works with any ``torch.optim.Optimizer`` (torch's or the course's). After
-    ``t`` calls of ``scheduler.step()`` each group's ``lr`` is ``schedule(t)``
-    (to float rounding), whatever ``lr`` the optimizer was built with; like every
-    torch scheduler it stores that original rate as ``group["initial_lr"]``.
-
-    Args:
-        optimizer: the optimizer to drive.
-        schedule: a ``step -> lr`` function, e.g. a :class:`Schedule`.
-
-    Returns:
-        The scheduler; call ``scheduler.step()`` after ``optimizer.step()``.
-    """
-    base_lrs = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
-    return LambdaLR(optimizer, [as_lambda(schedule, float(base)) for base in base_lrs])
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Set the learning rate of every parameter group of ``optimizer`` to ``lr``."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-
-
-def plot_schedules(
-    schedules: Mapping[str, Callable[[int], float]] | Sequence[Schedule],
-    num_steps: int,
-    ax: Axes | None = None,
-    log: bool = False,
-) -> Axes:
-    """Plot several schedules on one figure, learning rate against step.
-
-    Args:
-        schedules: ``{label: schedule}``, or a list of :class:`Schedule`
-            (labelled by their ``repr``).
-        num_steps: steps ``0 .. num_steps - 1`` are drawn.
-        ax: axes to draw on (default: a new figure).
-        log: logarithmic learning-rate axis (default ``False``).
-
-    Returns:
-        The axes.
-    """
-    if not isinstance(schedules, Mapping):
-        schedules = {repr(schedule): schedule for schedule in schedules}
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.5))
-    steps = np.arange(num_steps)
-    for label, schedule in schedules.items():
-        ax.plot(steps, [schedule(int(step)) for step in steps], label=label, linewidth=1.8)
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
-    ax.grid(True, alpha=0.3)
-    if len(schedules) > 3:
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        ax.figure.tight_layout()
-    else:
-        ax.legend(fontsize="small")
-    return ax
-
-
-@dataclass
-class LRFinderResult:
-    """What :func:`lr_finder` saw: one entry per step it ran.
-
-    Attributes:
-        lrs: the learning rate of each step.
-        losses: the training loss of each step's batch (before the update).
-        smoothed_losses: bias-corrected exponential moving average of ``losses``.
-        suggested_lr: where the smoothed loss falls fastest per decade of
-            learning rate, before its minimum (the rule is in :func:`lr_finder`);
-            always one of ``lrs`` unless the run was too short to judge.
-        min_loss_lr: the learning rate at the smallest smoothed loss; the
-            classic rule of thumb picks ``min_loss_lr / 10``.
-        diverged: whether the search stopped because the loss blew up.
-    """
-
-    lrs: list[float]
-    losses: list[float]
-    smoothed_losses: list[float]
-    suggested_lr: float
-    min_loss_lr: float
-    diverged: bool
-
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """Plot loss against learning rate (log axis), marking the suggested rate."""
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
-        ax.plot(self.lrs, self.losses, color="0.75", linewidth=1, label="loss per batch")
-        ax.plot(self.lrs, self.smoothed_losses, color="C0", linewidth=2, label="smoothed loss")
-        index = int(np.argmin(np.abs(np.log(self.lrs) - math.log(self.suggested_lr))))
-        ax.axvline(self.suggested_lr, color="C3", linestyle="--", linewidth=1)
-        ax.plot(
-            [self.lrs[index]],
-            [self.smoothed_losses[index]],
-            "o",
-            color="C3",
-            label=f"steepest descent: lr = {self.suggested_lr:.2g}",
-        )
-        ax.axvline(
-            self.min_loss_lr / 10,
-            color="C2",
-            linestyle=":",
-            linewidth=1.2,
-            label=f"min loss / 10: lr = {self.min_loss_lr / 10:.2g}",
-        )
-        ax.set_xscale("log")
-        finite = [loss for loss in self.smoothed_losses if math.isfinite(loss)]
-        if finite:
-            # The last points blow up; clip the view so the useful part fills it.
-            low, high = min(finite), min(max(finite), 2 * max(finite[: max(1, len(finite) - 3)]))
-            margin = 0.05 * (high - low if high > low else 1.0)
-            ax.set_ylim(low - margin, high + margin)
-        ax.set_xlabel("learning rate (log scale)")
-        ax.set_ylabel("training loss")
-        ax.set_title("learning-rate range test")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize="small")
-        return ax
-
-
-def _suggest(lrs: list[float], smoothed: list[float], skip: int) -> tuple[float, float]:
-    finite = [i for i, loss in enumerate(smoothed) if math.isfinite(loss)]
-    best = min(finite, key=lambda i: smoothed[i]) if finite else 0
-    min_loss_lr = lrs[best]
-    half_width = max(1, best // 10)
-    candidates = range(max(skip, half_width), best - half_width + 1)
-    if len(candidates) == 0:
-        return min_loss_lr / 10, min_loss_lr
-    log_lrs = np.log10(np.asarray(lrs))
-    values = np.asarray(smoothed)
-    slopes = [
-        (values[i + half_width] - values[i - half_width])
-        / (log_lrs[i + half_width] - log_lrs[i - half_width])
-        for i in candidates
-    ]
-    return lrs[candidates[int(np.argmin(slopes))]], min_loss_lr
-
-
-def lr_finder(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
-    smooth: float = 0.98,
-    diverge_factor: float = 4.0,
-) -> LRFinderResult:
-    r"""The learning-rate range test: train briefly with an exponentially growing rate.
-
-    Step :math:`i` uses
-
-    .. math:: \gamma_i = \text{start\_lr} \cdot
-        (\text{end\_lr} / \text{start\_lr})^{i / (\text{num\_steps} - 1)}
-
-    and records the batch loss. The loss is smoothed by a bias-corrected moving
-    average, :math:`\bar\ell_i = \frac{m_i}{1 - \text{smooth}^{i+1}}` with
-    :math:`m_i = \text{smooth}\, m_{i-1} + (1 - \text{smooth})\,\ell_i`, and the
-    test stops early once :math:`\bar\ell_i > \text{diverge\_factor} \cdot
-    \min_{j \le i} \bar\ell_j` or the loss is not finite.
-
-    The suggested rate is where the smoothed loss falls fastest per decade of
-    learning rate, :math:`\arg\min_i d\bar\ell / d\log_{10}\gamma`. The slope is
-    a central difference over :math:`\pm w` steps, :math:`w` a tenth of the
-    steps before the minimum of :math:`\bar\ell` (a one-step difference of a
-    noisy curve picks noise); the search skips the first ``num_steps // 10``
-    steps, where the moving average is still settling, and stops :math:`w`
-    before the minimum, so the blow-up cannot be picked. Where no such window
-    exists it falls back to ``min_loss_lr / 10``, the other common rule of
-    thumb; both are returned and plotted. Smith (2017, sec. 3.3) introduced the range test
-    (linearly increasing); the exponential sweep with smoothing is fastai's.
-
-    The model's parameters and buffers, its train/eval mode, and the optimizer's
-    state and learning rates are restored afterwards; gradients are cleared.
-
-    Args:
-        model: the network to probe (its parameters are what ``optimizer`` updates).
-        optimizer: any ``torch.optim.Optimizer``; every group gets the same rate.
-        loss_fn: ``loss_fn(model(inputs), targets)`` gives a scalar loss.
-        batches: an iterable of ``(inputs, targets)``; iterated again from the
-            start if it runs out before ``num_steps`` (a list or a DataLoader).
-        start_lr: the first learning rate (default 1e-7).
-        end_lr: the last learning rate (default 10).
-        num_steps: the most steps to run (default 100).
-        smooth: moving-average factor for the loss (default 0.98).
-        diverge_factor: stop when the smoothed loss exceeds this many times its
-            minimum (default 4).
-
-    Returns:
-        An :class:`LRFinderResult`; ``.plot()`` draws loss against learning rate.
-
-    Example:
-        >>> result = lr_finder(model, torch.optim.SGD(model.parameters(), lr=0.1),
-        ...                    torch.nn.functional.mse_loss, batches)  # doctest: +SKIP
-        >>> result.suggested_lr  # doctest: +SKIP
-    """
-    _check_positive("start_lr", start_lr)
-    if not end_lr > start_lr:
-        raise ValueError(f"end_lr ({end_lr}) must exceed start_lr ({start_lr})")
-    if num_steps < 2:
-        raise ValueError(f"num_steps must be >= 2, got {num_steps}")
-    if not 0 <= smooth < 1:
-        raise ValueError(f"smooth must be in [0, 1), got {smooth}")
-
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_optimizer = copy.deepcopy(optimizer.state_dict())
-    was_training = model.training
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else None
-
-    lrs: list[float] = []
-    losses: list[float] = []
-    smoothed: list[float] = []
-    average = 0.0
-    best = math.inf
-    diverged = False
-    growth = (end_lr / start_lr) ** (1 / (num_steps - 1))
-    model.train()
-    try:
-        iterator = iter(batches)
-        for step in range(num_steps):
-            try:
-                inputs, targets = next(iterator)
-            except StopIteration:
-                iterator = iter(batches)
-                try:
-                    inputs, targets = next(iterator)
-                except StopIteration:
-                    break
-            if device is not None:
-                inputs, targets = inputs.to(device), targets.to(device)
-            lr = start_lr * growth**step
-            set_lr(optimizer, lr)
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-
-            value = float(loss.detach())
-            average = smooth * average + (1 - smooth) * value
-            smoothed_value = average / (1 - smooth ** (step + 1))
-            lrs.append(lr)
-            losses.append(value)
-            smoothed.append(smoothed_value)
-            if not math.isfinite(smoothed_value) or smoothed_value > diverge_factor * best:
-                diverged = True
-                break
-            best = min(best, smoothed_value)
-    finally:
-        model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_optimizer)
-        optimizer.zero_grad(set_to_none=True)
-        model.train(was_training)
-
-    if not lrs:
-        raise ValueError("batches yielded no data")
-    suggested_lr, min_loss_lr = _suggest(lrs, smoothed, skip=num_steps // 10)
-    return LRFinderResult(lrs, losses, smoothed, suggested_lr, min_loss_lr, diverged)

@@ -1,11 +1,11 @@
-"""course_lib.adaptive: optimizer state measured from optimizer.state, and save/resume runs."""
+"""course_lib.optimizer_state: optimizer state measured from optimizer.state, and save/resume runs."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from course_lib.adaptive import state_memory, trace_optimizer
+from course_lib.optimizer_state import state_memory, trace_optimizer
 from course_lib.models import mlp
 
 # (description, optimizer factory, tensors per parameter, state numbers per parameter number)

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from course_lib.adaptive import trace_optimizer
 from course_lib.grading import Check, Mistake, register
 from course_lib.optim import ewma as _ewma
+from course_lib.optimizer_state import trace_optimizer
 
 # ---- 1. exponentially weighted average ----------------------------------------------------
 

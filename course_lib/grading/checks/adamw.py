@@ -2,7 +2,7 @@
 
 The AdamW class is trained next to ``torch.optim.AdamW`` with param groups of their own
 learning rate and weight decay, and its ``state_dict`` is saved and reloaded into a fresh
-instance halfway (see :func:`course_lib.checks.adaptive.run_optimizer`).
+instance halfway (see :func:`course_lib.grading.checks.adaptive.run_optimizer`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_lib.checks.adaptive import (
+from course_lib.grading import Check, Mistake, register
+from course_lib.grading.checks.adaptive import (
     adam_like,
     adam_step_cases,
     describe_optimizer_case,
     optimizer_cases,
     run_optimizer,
 )
-from course_lib.grading import Check, Mistake, register
 from course_lib.models import mlp
 from course_lib.optim import adamw_update
 

@@ -1,0 +1,53 @@
+r"""Learning-rate schedules (chapter 6).
+
+* :mod:`~course_lib.schedules.rules`: schedules as pure ``step -> lr`` functions
+  (:class:`Schedule`: step, multi-step, exponential, 1/t, cosine, warm-up, cyclic,
+  one-cycle), each checked against ``torch.optim.lr_scheduler``.
+* :mod:`~course_lib.schedules.plateau`: :class:`ReduceOnPlateau`, the one rule with state.
+* :mod:`~course_lib.schedules.lambda_lr`: driving an optimizer by hand (:func:`set_lr`)
+  or through torch's ``LambdaLR`` (:func:`lambda_lr`, :func:`as_lambda`).
+* :mod:`~course_lib.schedules.lr_finder`: the learning-rate range test.
+
+Plots of schedules and of the range test are in :mod:`course_lib.plots`.
+"""
+
+from __future__ import annotations
+
+from .lambda_lr import as_lambda, lambda_lr, set_lr
+from .lr_finder import LRFinderResult, lr_finder
+from .plateau import ReduceOnPlateau
+from .rules import (
+    Schedule,
+    constant,
+    cosine_annealing,
+    cyclic,
+    exponential_decay,
+    inverse_time_decay,
+    linear_warmup,
+    multi_step_decay,
+    natural_exp_decay,
+    one_cycle,
+    step_decay,
+    warmup_cosine,
+)
+
+__all__ = [
+    "Schedule",
+    "constant",
+    "step_decay",
+    "multi_step_decay",
+    "exponential_decay",
+    "natural_exp_decay",
+    "inverse_time_decay",
+    "cosine_annealing",
+    "linear_warmup",
+    "warmup_cosine",
+    "cyclic",
+    "one_cycle",
+    "ReduceOnPlateau",
+    "as_lambda",
+    "lambda_lr",
+    "set_lr",
+    "LRFinderResult",
+    "lr_finder",
+]
