@@ -98,6 +98,8 @@ def _print_outcomes(outcomes: list[Outcome], unchanged: int = 0) -> None:
                 status = "graded; " + "; ".join(o.problems)
             else:
                 status = "graded"
+            if o.ok and o.review:
+                status = f"NEEDS REVIEW ({', '.join(o.review)}): " + status
             print(f"{o.student_id:<{width}}  {o.assignment:<16} {score:>12}  {status}")
     failed = sum(not o.ok for o in outcomes)
     line = f"\n{len(outcomes) - failed} graded, {failed} failed"

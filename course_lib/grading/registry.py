@@ -63,6 +63,11 @@ class Check:
             with the same numbers).
         mistakes: the known mistakes, tried in order when an answer is wrong.
         hint: one sentence printed under any failure.
+        forbids: dotted paths of implementations the part may not use, on top of the
+            defaults that :func:`course_lib.grading.delegation.forbidden_for` derives from
+            the reference (the reference itself, what it calls, their families).
+        allows: dotted paths the part may use although a default forbids them (the
+            ``LambdaLR`` a part asks for, inside the forbidden ``torch.optim.lr_scheduler``).
     """
 
     name: str
@@ -74,6 +79,8 @@ class Check:
     rtol: float = 1e-4
     mistakes: Sequence[Mistake] = field(default_factory=tuple)
     hint: str = ""
+    forbids: Sequence[str] = ()
+    allows: Sequence[str] = ()
 
     def run(self, obj: Any, case: dict[str, Any]) -> Any:
         """Apply ``obj`` (a solution) to a deep copy of ``case``, so nothing leaks between runs."""

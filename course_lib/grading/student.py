@@ -1,7 +1,8 @@
 r"""What a test cell of an assignment calls: :func:`check`, and the failure it raises.
 
 In JupyterLab :func:`check` judges the student's object right there and raises
-:class:`CheckFailure` with a readable message. Inside the autograder's sandbox it judges
+:class:`CheckFailure` with a readable message, also when the answer uses what its part
+forbids (see :mod:`course_lib.grading.delegation`), as the autograder's judge would find. Inside the autograder's sandbox it judges
 nothing: it hands the student's answers to a reporter that sends them, as data, to the
 judge (see :mod:`course_lib.grading.autograde`).
 """
@@ -58,7 +59,16 @@ def check(name: str, obj: Any, *, hidden: bool = False) -> None:
     if _reporter is not None:
         _reporter(name, hidden, [attempt(check_, obj, case) for case in cases])
         return
+    from course_lib.grading.delegation import forbidden_for, inspect_answer
+
+    forbidden = forbidden_for(check_)
+    verdict = inspect_answer(obj, forbidden)
+    if verdict.reached:
+        # the autograder's judge reads the submitted code and awards nothing for this part
+        raise CheckFailure(verdict.message(forbidden.part, forbidden))
     message = evaluate(check_, obj, cases)
     if message is not None:
         raise CheckFailure(message)
     print(passed_message(name, len(cases), hidden))
+    if verdict.undecided:
+        print(f"Note: {verdict.message(forbidden.part, forbidden)}")

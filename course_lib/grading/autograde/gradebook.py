@@ -47,6 +47,8 @@ class GradeRow:
     """One grade cell's outcome: an automatic score (None: a person must grade it)."""
 
     auto_score: float | None
+    needs_review: bool = False
+    """The judge could not decide (see :class:`~course_lib.grading.autograde.judge.TestResult`): a person must look."""
 
 
 @dataclass
@@ -107,7 +109,8 @@ class GradebookWriter:
                     for grade in submitted.grades:
                         row = outcome.grades.get(grade.cell.name) if outcome else GradeRow(0.0)
                         grade.auto_score = row.auto_score if row is not None else None
-                        grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+                        grade.needs_manual_grade = (grade.manual_score is not None or grade.auto_score is None
+                                                    or (row is not None and row.needs_review))
                     for comment in submitted.comments:
                         unanswered = outcome is None or comment.cell.name in outcome.unanswered
                         comment.auto_comment = "No response." if unanswered else None
@@ -124,10 +127,12 @@ class GradebookWriter:
             raise
 
 
-def grades_of(cells: list[Any], test_scores: dict[str, float], *, readable: bool) -> tuple[dict[str, GradeRow], set[str]]:
+def grades_of(cells: list[Any], test_scores: dict[str, float], *, readable: bool,
+              review: set[str] | frozenset[str] = frozenset()) -> tuple[dict[str, GradeRow], set[str]]:
     """Grades and unanswered cells of one executed notebook, the way nbgrader scores them.
 
-    Test cells get the judge's score. Answers graded by hand (and code answer cells) follow
+    Test cells get the judge's score (and are left for a person when their grade id is in
+    ``review``). Answers graded by hand (and code answer cells) follow
     nbgrader: 0 when the cell is unchanged from the release, else left for a person.
     An unreadable or missing notebook scores 0 everywhere, as stock nbgrader scores a
     missing one.
@@ -147,7 +152,7 @@ def grades_of(cells: list[Any], test_scores: dict[str, float], *, readable: bool
         if not readable:
             grades[gid] = GradeRow(0.0)
         elif gid in test_scores:
-            grades[gid] = GradeRow(test_scores[gid])
+            grades[gid] = GradeRow(test_scores[gid], needs_review=gid in review)
         else:
             auto, _ = nbutils.determine_grade(cell) if (meta.get("solution") or cell.cell_type != "code") else (None, None)
             grades[gid] = GradeRow(auto)

@@ -24,6 +24,7 @@ from typing import Any
 import nbformat
 
 from course_lib import grading
+from course_lib.grading import delegation, sources
 from course_lib.grading.autograde import wire
 from course_lib.grading.autograde.plan import CheckCall, Plan, PlannedCell
 from course_lib.grading.autograde.sandbox import Limits, Sandbox, SandboxError
@@ -49,7 +50,12 @@ class TestResult:
     abnormal: str | None = None
     """Set when the reason is not a wrong answer: ``"stopped"`` (the notebook stopped first),
     ``"silent"`` (the cell ran, its checks never reported: tampering), ``"garbled"`` (answers unreadable),
-    ``"unreadable"`` (the submission could not be read)."""
+    ``"unreadable"`` (the submission could not be read), ``"delegated"`` (the answer uses what its part
+    forbids), ``"review"`` (the judge cannot tell whether it does: a person decides)."""
+    needs_review: bool = False
+    """No automatic points, and a person must look: the judge could not decide (see ``reason``)."""
+    uses: tuple[str, ...] = ()
+    """The forbidden implementations the answer uses (``abnormal == "delegated"``), as the code names them."""
 
 
 @dataclass
@@ -163,6 +169,35 @@ class _Stop(Exception):
     """The notebook cannot go on (the child died, a limit was hit); the message says why."""
 
 
+def originality(plan: Plan) -> dict[tuple[int, str], delegation.Verdict]:
+    """For each test cell (by index in the plan) and check it makes: what the checked answer reaches
+    that its part forbids, read from the code the judge sends to the sandbox."""
+    numbers: dict[int, int] = {}
+    cells = []
+    for index, pc in enumerate(plan.cells):
+        if pc.runs:
+            numbers[index] = len(cells)
+            cells.append((pc.cell.source, pc.role in ("test", "locked")))
+    verdicts: dict[tuple[int, str], delegation.Verdict] = {}
+    try:
+        program = sources.read_program(cells)
+    except Exception as err:  # a bug of ours must not award points: every test cell goes to a person
+        program, problem = None, f"the judge could not read the notebook's code ({type(err).__name__})"
+    for index, pc in enumerate(plan.cells):
+        if pc.role != "test":
+            continue
+        for name, chains in sources.answer_chains(pc.cell.source).items():
+            try:
+                if program is None:
+                    raise RuntimeError(problem)
+                check_ = grading.get_check(name)
+                verdict = delegation.judge_answer(program, numbers[index], chains, delegation.forbidden_for(check_))
+            except Exception as err:
+                verdict = delegation.Verdict(undecided=[f"code the judge could not analyse ({type(err).__name__}: {str(err)[:120]})"])
+            verdicts[(index, name)] = verdict
+    return verdicts
+
+
 def run_notebook(sandbox: Sandbox, judge: Judge, plan: Plan, files: list[tuple[str, bytes]], limits: Limits) -> NotebookResult:
     """Run ``plan`` in a fresh child of ``sandbox`` and judge its test cells.
 
@@ -182,6 +217,8 @@ def run_notebook(sandbox: Sandbox, judge: Judge, plan: Plan, files: list[tuple[s
         return result
 
     started = time.monotonic()
+    verdicts = originality(plan)
+    timings["originality"] = time.monotonic() - started
     notebook_deadline = started + limits.notebook_seconds
     # the child cuts its output at limits.output_bytes; the judge, trusting nothing, at twice that
     output_budget = 2 * limits.output_bytes
@@ -270,7 +307,8 @@ def run_notebook(sandbox: Sandbox, judge: Judge, plan: Plan, files: list[tuple[s
             # What the student's process printed in a test cell proves nothing: keep only its
             # errors (they explain a failure), then the judge's own notes and verdicts.
             judged = time.monotonic()
-            test = _judge_cell(judge, pc, reports, errors, finished, stopped)
+            test = _judge_cell(judge, pc, reports, errors, finished, stopped,
+                               {name: v for (i, name), v in verdicts.items() if i == index})
             cell.outputs = [*errors, *notes, *test.pop("outputs")]
             result.tests.append(TestResult(pc.grade_id, pc.points, **test))
             timings["judge"] = timings.get("judge", 0.0) + time.monotonic() - judged
@@ -309,7 +347,24 @@ def _name(pc: PlannedCell, index: int) -> str:
 
 
 def _judge_cell(judge: Judge, pc: PlannedCell, reports: dict[CheckCall, list[Any]], errors: list[dict[str, Any]],
-                finished: bool, stopped: str | None) -> dict[str, Any]:
+                finished: bool, stopped: str | None, verdicts: dict[str, delegation.Verdict]) -> dict[str, Any]:
+    test = _compare_cell(judge, pc, reports, errors, finished, stopped)
+    for name, verdict in verdicts.items():
+        forbidden = delegation.forbidden_for(grading.get_check(name))
+        message = verdict.message(forbidden.part, forbidden)
+        if message is None:
+            continue
+        compared = ("its answers agree with the reference" if test["score"] else
+                    f"its answers were not accepted either: {test['reason']}")
+        reason = f"{message} ({compared})"
+        kind = "delegated" if verdict.reached else "review"
+        return {"score": 0.0, "reason": reason, "abnormal": kind, "needs_review": kind == "review",
+                "uses": tuple(verdict.reached), "outputs": [_failure(reason)]}
+    return test
+
+
+def _compare_cell(judge: Judge, pc: PlannedCell, reports: dict[CheckCall, list[Any]], errors: list[dict[str, Any]],
+                  finished: bool, stopped: str | None) -> dict[str, Any]:
     outputs: list[dict[str, Any]] = []
     for call in pc.calls:
         pending = reports.get(call) or []

@@ -72,6 +72,8 @@ class Outcome:
     max_score: float = 0.0
     reason: str = ""
     problems: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+    """Grade ids of the test cells a person must look at (the judge could not decide)."""
 
 
 @dataclass
@@ -360,13 +362,18 @@ class Run:
         out_folder = course.root / course.coursedir.autograded_directory / submission.student_id / submission.assignment
         out_folder.mkdir(parents=True, exist_ok=True)
         notebooks, problems = [], list(submission.notes)
+        review: list[str] = []
         for result in graded.results:
             readable = result.plan.problem is None
             scores = {t.grade_id: t.score for t in result.tests}
+            flagged = {t.grade_id for t in result.tests if t.needs_review}
+            review += sorted(flagged)
             cells = [c for c in result.notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
-            grades, unanswered = grades_of(cells, scores, readable=readable)
+            grades, unanswered = grades_of(cells, scores, readable=readable, review=flagged)
             notebooks.append(NotebookGrades(result.plan.notebook, grades, unanswered))
             problems += [p for p in [*result.plan.notes, *result.problems] if p not in problems]
+            problems += [f"test cell {t.grade_id!r}: {t.reason}" for t in result.tests
+                         if t.abnormal in ("delegated", "review") and t.reason]
             target = out_folder / f"{result.plan.notebook}.ipynb"
             partial = target.with_name(f".{target.name}.partial")
             nbformat.write(result.notebook, str(partial))
@@ -379,6 +386,6 @@ class Run:
                      timestamp=submission.timestamp, score=score, max_score=max_score, problems=problems)
         saved = writer.gb.find_submission(submission.assignment, submission.student_id)
         outcome = Outcome(submission.student_id, submission.assignment, ok=True, score=float(saved.score),
-                          max_score=float(saved.max_score), problems=problems)
+                          max_score=float(saved.max_score), problems=problems, review=review)
         writer.gb.db.commit()
         return outcome

@@ -362,4 +362,5 @@ register(Check(
     ),
     hint="LambdaLR sets each group's rate to (that group's initial lr) * lr_lambda(t), so lr_lambda returns a "
          "factor, not a rate; t counts scheduler.step() calls from 0.",
+    allows=("torch.optim.lr_scheduler.LambdaLR",),
 ))

@@ -341,6 +341,7 @@ register(Check(
     ),
     hint="g = full gradient as one vector (grad_w, grad_b); SE = sqrt(mean over batches of "
          "||g_B - g||^2).",
+    forbids=("course_lib.stochastic.gradient_noise",),
 ))
 
 
