@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help="regrade submissions even if unchanged since last graded")
     p.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
-                   help="bwrap: bubblewrap sandbox; none: no sandbox (student code can read the disk); auto: bwrap if installed")
+                   help="bwrap: bubblewrap sandbox; auto (the default): bwrap, or an error when it is not installed; "
+                        "none: no sandbox (student code can read the disk, see the warning it prints)")
     p.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: nbgrader's Execute.timeout)")
     p.add_argument("--notebook-timeout", type=float, default=600.0, help="seconds per notebook (default: 600)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory per notebook on top of the libraries (default: 4096)")

@@ -18,18 +18,27 @@ from course_lib.grading.registry import Check, Mistake
 __all__ = ['compare_answers', 'Raised', 'attempt', 'judge_answers', 'evaluate', 'passed_message']
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, depth: int = 0) -> str:
+    """A short description of an answer for messages: a few values, never the whole of a large one."""
     if isinstance(value, torch.Tensor):
         if value.numel() <= 6:
             return f"tensor({[round(v, 5) for v in value.detach().double().flatten().tolist()]}, shape={tuple(value.shape)}, dtype={value.dtype})"
         return f"tensor of shape {tuple(value.shape)} ({value.dtype})"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    if depth > 3 and isinstance(value, (tuple, list, dict)):
+        return "(...)"
     if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(_short(v) for v in value) + ")"
+        shown = ", ".join(_short(v, depth + 1) for v in value[:6])
+        return "(" + shown + (f", ... {len(value)} items" if len(value) > 6 else "") + ")"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
-    return repr(value)
+        items = list(value.items())
+        shown = ", ".join(f"{_short(k, depth + 1)}: {_short(v, depth + 1)}" for k, v in items[:6])
+        return "{" + shown + (f", ... {len(items)} entries" if len(items) > 6 else "") + "}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 
@@ -90,7 +99,7 @@ def compare_answers(got: Any, expected: Any, *, atol: float, rtol: float, path: 
             if problem:
                 return problem
         return None
-    return None if got == expected else f"{path} is {got!r}, expected {expected!r}"
+    return None if got == expected else f"{path} is {_short(got)}, expected {_short(expected)}"
 
 
 
@@ -160,7 +169,11 @@ def judge_answers(
             return f"{part} gave no answer for case {i + 1} of {len(cases)}."
         if isinstance(got, Raised):
             return f"{part} raised {got.type_name}: {got.message}\n  on case {i + 1}: {describe(case)}"
-        problem = compare_answers(got, want, atol=check_.atol, rtol=check_.rtol)
+        try:
+            problem = compare_answers(got, want, atol=check_.atol, rtol=check_.rtol)
+        except Exception as err:  # an answer built to break the comparison (an int too large for a float)
+            return (f"{part}'s answer could not be compared with the reference on case {i + 1} "
+                    f"({type(err).__name__}: {str(err)[:200]}), so it earns nothing.")
         if problem is None:
             continue
         lines = [

@@ -60,9 +60,13 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
         run = Run(course, jobs=jobs, sandbox=args.sandbox, limits=limits, force=args.force)
     except SandboxError as err:
         raise CourseError(str(err)) from None
-    if run.kind == "none" and args.sandbox == "auto":
-        print("course: warning: bubblewrap (bwrap) is not installed, so student code runs without a sandbox "
-              "(the judge still decides every point); apt-get install bubblewrap", file=sys.stderr)
+    if run.kind == "none":
+        who = ("as a user of its own" if os.geteuid() == 0 else
+               "as your own user, so it can read and change your files, stop this run and change what it records")
+        print(f"course: warning: --sandbox none: student code runs without a sandbox, {who}; it can read every file "
+              "that user may read (solutions/ included) and reach the network. The judge still computes every "
+              "point from what the notebooks send, but a hostile submission can cheat this way: use bubblewrap "
+              "(apt-get install bubblewrap) for grades you need to trust.", file=sys.stderr)
     report = run.execute(work, progress=not args.quiet)
     _print_report(report)
     if report.interrupted:
@@ -113,7 +117,8 @@ def _print_report(report: RunReport) -> None:
     _print_outcomes(outcomes, report.unchanged)
     if outcomes:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(report.phases.items(), key=lambda kv: -kv[1]))
-        print(f"{report.seconds:.1f} s with {report.workers} worker(s), sandbox: {report.sandbox}; summed over workers: {phases}")
+        print(f"{report.seconds:.1f} s with {report.workers} worker(s), sandbox: {report.sandbox}; summed over workers: {phases}; "
+              f"judge peak memory {report.peak_memory_mb:.0f} MiB")
 
 
 def cmd_grades(course: Course, args: argparse.Namespace) -> int:

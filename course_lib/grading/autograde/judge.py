@@ -26,12 +26,13 @@ import nbformat
 from course_lib import grading
 from course_lib.grading import delegation, sources
 from course_lib.grading.autograde import wire
+from course_lib.grading.autograde.plaintext import inert_markdown, plain_data, plain_text
 from course_lib.grading.autograde.plan import CheckCall, Plan, PlannedCell
 from course_lib.grading.autograde.sandbox import Limits, Sandbox, SandboxError
 
 __all__ = ["Judge", "NotebookResult", "TestResult", "run_notebook"]
 
-_BASE64 = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
 _NEAR_LIMIT = 16 << 10
 """Output within this many characters of the limit counts as cut (the child stops short of it)."""
 INTERRUPT_GRACE = 5.0
@@ -104,8 +105,8 @@ class Judge:
 
 
 def _clip(text: Any, limit: int) -> str:
-    text = text if isinstance(text, str) else str(text)
-    return text if len(text) <= limit else text[:limit] + "\n[... truncated]"
+    text = text if isinstance(text, str) else "" if isinstance(text, (dict, list)) else str(text)
+    return plain_text(text if len(text) <= limit else text[:limit] + "\n[... truncated]")
 
 
 def clean_output(output: Any) -> dict[str, Any] | None:
@@ -126,7 +127,7 @@ def clean_output(output: Any) -> dict[str, Any] | None:
             kept["text/plain"] = _clip(data["text/plain"], 20_000)
         for mime in ("image/png", "image/jpeg"):
             value = data.get(mime)
-            if isinstance(value, str) and len(value) < 4_000_000 and _BASE64.match(value.encode()):
+            if isinstance(value, str) and len(value) < 4_000_000 and _BASE64.match(value):
                 try:
                     base64.b64decode(value, validate=False)
                 except (binascii.Error, ValueError):
@@ -240,6 +241,7 @@ def run_notebook(sandbox: Sandbox, judge: Judge, plan: Plan, files: list[tuple[s
             continue
         reports: dict[CheckCall, list[Any]] = {}
         errors: list[dict[str, Any]] = []
+        overflow: dict[str, Any] | None = None
         notes: list[dict[str, Any]] = []
         finished = False
         if stopped is None:
@@ -250,7 +252,7 @@ def run_notebook(sandbox: Sandbox, judge: Judge, plan: Plan, files: list[tuple[s
                 interrupted = False
                 while not finished:
                     try:
-                        header, payload = wire.receive(sock, deadline=cell_deadline, max_payload=64 << 20)
+                        header, payload = wire.receive(sock, deadline=cell_deadline, max_payload=32 << 20)
                     except TimeoutError:
                         if time.monotonic() >= notebook_deadline:
                             raise _Stop(f"the notebook ran past its limit of {limits.notebook_seconds:g} s (in cell {_name(pc, index)})") from None
@@ -268,7 +270,12 @@ def run_notebook(sandbox: Sandbox, judge: Judge, plan: Plan, files: list[tuple[s
                         if output is None:
                             continue
                         if output["output_type"] == "error":
-                            errors.append(output)
+                            if output_budget - _size(output) >= 0:
+                                errors.append(output)
+                            else:
+                                # past the budget only the latest error is kept, cut short: it explains a failure
+                                overflow = nbformat.v4.new_output("error", ename=output["ename"],
+                                                                  evalue=output["evalue"][:500], traceback=[])
                         output_budget -= _size(output)
                         if output_budget < limits.output_bytes + _NEAR_LIMIT and not cut:
                             cut = True
@@ -307,6 +314,8 @@ def run_notebook(sandbox: Sandbox, judge: Judge, plan: Plan, files: list[tuple[s
             # What the student's process printed in a test cell proves nothing: keep only its
             # errors (they explain a failure), then the judge's own notes and verdicts.
             judged = time.monotonic()
+            if overflow is not None:
+                errors.append(overflow)
             test = _judge_cell(judge, pc, reports, errors, finished, stopped,
                                {name: v for (i, name), v in verdicts.items() if i == index})
             cell.outputs = [*errors, *notes, *test.pop("outputs")]
@@ -410,7 +419,7 @@ def _notebook(plan: Plan, cells: list[Any], notes: list[str]) -> Any:
     nb = nbformat.v4.new_notebook()
     nb.cells = list(cells)
     if notes:
-        text = "**Notes from the autograder**\n\n" + "\n".join(f"- {n}" for n in notes)
+        text = "**Notes from the autograder**\n\n" + "\n".join(f"- {inert_markdown(n)}" for n in notes)
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
     nb.metadata = plan.metadata
     return nb

@@ -21,6 +21,8 @@ from typing import Any
 
 import nbformat
 
+from course_lib.grading.autograde.plaintext import inert_markdown, plain_data, plain_text
+
 __all__ = ["CheckCall", "PlannedCell", "Plan", "SourceNotebook", "PlanError"]
 
 
@@ -126,6 +128,65 @@ def _fresh_cell(template: Any, source: str) -> Any:
     return cell
 
 
+MAX_CELLS = 2000
+"""Most cells a submitted notebook may have."""
+MAX_CONTAINERS = 100_000
+"""Most JSON objects and lists a submitted notebook may hold, counted before it is parsed (bounds the memory
+parsing takes: a notebook of 300,000 empty cells is refused at the cost of counting its brackets)."""
+MAX_SOURCE_CHARS = 1 << 20
+MAX_CODE_CHARS = 8 << 20
+"""Largest cell, and all cells together (characters of text): what runs and what is kept."""
+
+
+def read_cells(data: bytes) -> tuple[list[dict[str, Any]], str | None]:
+    """The cells of a submitted notebook as plain dicts (type, source, metadata; outputs are not kept),
+    or the reason it cannot be read. Every limit is checked before the work it bounds."""
+    containers = data.count(b"{") + data.count(b"[")
+    if containers > MAX_CONTAINERS:
+        return [], f"is not graded: it holds {containers} JSON objects and lists, more than the limit of {MAX_CONTAINERS}"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], "is not a valid notebook (not UTF-8 text)"
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as err:
+        return [], f"is not a valid notebook (not JSON: {err.msg} at line {err.lineno})"
+    except (RecursionError, ValueError) as err:
+        return [], f"is not a valid notebook ({type(err).__name__})"
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return [], "is not a valid notebook (it has no list of cells)"
+    if nb.get("nbformat") != 4:
+        return [], "is not a valid notebook (not in nbformat version 4)"
+    raw = nb["cells"]
+    del nb
+    if len(raw) > MAX_CELLS:
+        return [], f"is not graded: it has {len(raw)} cells, more than the limit of {MAX_CELLS}"
+    cells, total = [], 0
+    for cell in raw:
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(part for part in source if isinstance(part, str))
+        if not isinstance(source, str):
+            source = ""
+        if len(source) > MAX_SOURCE_CHARS:
+            return [], f"is not graded: a cell holds {len(source)} characters, more than the limit of {MAX_SOURCE_CHARS}"
+        total += len(source)
+        if total > MAX_CODE_CHARS:
+            return [], f"is not graded: its cells hold more than {MAX_CODE_CHARS} characters"
+        metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
+        kept = {k: v for k, v in nbgrader.items() if k in _NBGRADER_KEYS and isinstance(v, (str, bool, int, float))}
+        cells.append({"cell_type": cell.get("cell_type") if isinstance(cell.get("cell_type"), str) else "",
+                      "source": plain_text(source), "metadata": {"nbgrader": plain_data(kept)}})
+    return cells, None
+
+
+_NBGRADER_KEYS = ("grade_id", "grade", "solution", "locked", "task", "points", "checksum", "schema_version")
+
+
 class SourceNotebook:
     """One notebook of an assignment, as the instructor wrote (source) and released it.
 
@@ -180,12 +241,9 @@ class SourceNotebook:
         """Merge a submitted notebook into the source's structure (see the module docstring)."""
         if submitted is None:
             return self.blank(f"{self.name}.ipynb is missing from the submission")
-        try:
-            nb = nbformat.reads(submitted.decode("utf-8"), as_version=4)
-            cells = list(nb.cells)
-        except Exception as err:  # not JSON, not a notebook, not UTF-8: nothing can run
-            first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
-            return self.blank(f"{self.name}.ipynb is not a valid notebook ({type(err).__name__}: {first})")
+        cells, problem = read_cells(submitted)
+        if problem is not None:
+            return self.blank(f"{self.name}.ipynb {problem}")
         notes: list[str] = []
         by_id: dict[str, Any] = {}
         extras: dict[str | None, list[Any]] = defaultdict(list)
@@ -207,7 +265,8 @@ class SourceNotebook:
                 if kind == "code":
                     planned.append(PlannedCell(nbformat.v4.new_code_cell(str(cell.get("source", ""))), "student"))
                 elif kind in ("markdown", "raw"):
-                    planned.append(PlannedCell(nbformat.v4.new_markdown_cell(str(cell.get("source", ""))), "markdown"))
+                    # a student's text goes into a notebook that others open as HTML: no markup runs
+                    planned.append(PlannedCell(nbformat.v4.new_markdown_cell(inert_markdown(cell.get("source", ""))), "markdown"))
 
         add_extras(None)
         for ref in self.cells:
@@ -218,7 +277,10 @@ class SourceNotebook:
                     notes.append(f"answer cell {gid!r} is missing; its blank stub ran")
                     planned.append(PlannedCell(_fresh_cell(ref.cell, ref.cell.source), "solution"))
                 else:
-                    planned.append(PlannedCell(_fresh_cell(ref.cell, str(mine.get("source", ""))), "solution"))
+                    text = str(mine.get("source", ""))
+                    if ref.cell.cell_type != "code":
+                        text = inert_markdown(text)
+                    planned.append(PlannedCell(_fresh_cell(ref.cell, text), "solution"))
             else:
                 if gid and ref.role in ("test", "locked"):
                     if mine is None:

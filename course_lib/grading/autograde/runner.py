@@ -15,14 +15,17 @@ import datetime as dt
 import hashlib
 import os
 import queue
+import resource
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import nbformat
 
+from course_lib.grading.autograde import intake
+from course_lib.grading.autograde.plaintext import plain_data, plain_text, printable_name
 from course_lib.grading.autograde.gradebook import (
     GradebookWriter,
     NotebookGrades,
@@ -32,6 +35,7 @@ from course_lib.grading.autograde.judge import Judge, NotebookResult, run_notebo
 from course_lib.grading.autograde.plan import PlanError, SourceNotebook
 from course_lib.grading.autograde.sandbox import (
     Limits,
+    adopt_orphans,
     Sandbox,
     SandboxError,
     Snapshot,
@@ -40,11 +44,8 @@ from course_lib.grading.autograde.sandbox import (
 
 __all__ = ["Submission", "Outcome", "RunReport", "Run", "JUDGE_VERSION"]
 
-JUDGE_VERSION = "course-autograde/1"
+JUDGE_VERSION = "course-autograde/2"
 """Part of every submission's hash: bump it when the judge's verdicts could change."""
-
-MAX_FILE_BYTES = 16 << 20
-MAX_FILES_BYTES = 64 << 20
 
 
 @dataclass
@@ -59,6 +60,8 @@ class Submission:
     notes: list[str]
     digest: str
     timestamp: dt.datetime | None
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Notebook name -> why it could not be read (a link, too large, not a regular file)."""
 
 
 @dataclass
@@ -87,6 +90,8 @@ class RunReport:
     workers: int = 0
     sandbox: str = ""
     phases: dict[str, float] = field(default_factory=dict)
+    peak_memory_mb: float = 0.0
+    """The judge's own peak resident memory (this process, sandboxes not included)."""
 
 
 @dataclass
@@ -95,6 +100,8 @@ class _Graded:
     results: list[NotebookResult]
     phases: dict[str, float]
     error: str | None = None
+    retry: bool = False
+    """The error says nothing about the submission (no sandbox could start): it is not recorded, a rerun grades it."""
 
 
 def _course_lib_digest(check_modules: list[str]) -> bytes:
@@ -113,19 +120,8 @@ def _course_lib_digest(check_modules: list[str]) -> bytes:
     return digest.digest()
 
 
-def _other_files(folder: Path, ignore: Callable[[Path], bool]) -> tuple[list[tuple[str, bytes]], list[str]]:
-    files, notes, total = [], [], 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if not path.is_file() or path.is_symlink() or path.suffix == ".ipynb" or ignore(rel):
-            continue
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES or total + size > MAX_FILES_BYTES:
-            notes.append(f"file {rel} was not copied into the sandbox (too large)")
-            continue
-        files.append((str(rel), path.read_bytes()))
-        total += size
-    return files, notes
+class _NotGraded(Exception):
+    """Grading this submission failed (a bug of ours, or input nothing anticipated): the message says how."""
 
 
 class Run:
@@ -173,8 +169,10 @@ class Run:
                 raise CourseError(str(err)) from None
         return out
 
-    def read(self, assignment: str, student_id: str, folder: Path, sources: list[SourceNotebook], base: bytes) -> Submission:
-        """Read a submission and hash everything its grade depends on."""
+    def read(self, assignment: str, student_id: str, folder: Path, sources: list[SourceNotebook], base: bytes,
+             *, keep: bool = True) -> Submission:
+        """Read a submission (see :mod:`~course_lib.grading.autograde.intake`) and hash everything its grade
+        depends on; with ``keep=False`` only the hash is kept (the bytes are read again when it is graded)."""
         course = self.course
         release_folder = course.root / course.coursedir.release_directory / assignment
         ignore_patterns = list(course.coursedir.ignore) + ["timestamp.txt"]
@@ -182,21 +180,29 @@ class Run:
         def ignored(rel: Path) -> bool:
             return any(rel.match(p) or any(part == p for part in rel.parts) for p in ignore_patterns)
 
-        shipped, _ = _other_files(release_folder, ignored) if release_folder.is_dir() else ([], [])
-        theirs, notes = _other_files(folder, ignored)
+        unreadable = intake.folder_problem(folder, course.submitted_dir)
+        shipped, _ = intake.other_files(release_folder, ignored) if release_folder.is_dir() else ([], [])
+        theirs, notes = intake.other_files(folder, ignored) if unreadable is None else ([], [])
         files = dict(theirs)
         files.update(shipped)  # the released files win, as stock nbgrader's source files do
         digest = hashlib.sha256(base + assignment.encode() + b"\0")
-        notebooks = []
+        notebooks: list[tuple[SourceNotebook, bytes | None]] = []
+        problems: dict[str, str] = {}
         for source in sources:
-            path = folder / f"{source.name}.ipynb"
-            data = path.read_bytes() if path.is_file() else None
-            notebooks.append((source, data))
-            digest.update(source.digest().encode() + b"\0" + (b"missing" if data is None else hashlib.sha256(data).digest()))
+            data, problem = (None, unreadable) if unreadable else \
+                intake.read_regular(folder / f"{source.name}.ipynb", intake.MAX_NOTEBOOK_BYTES)
+            if problem:
+                problems[source.name] = problem
+            notebooks.append((source, data if keep else None))
+            mark = f"unreadable: {problem}".encode() if problem else b"missing" if data is None else hashlib.sha256(data).digest()
+            digest.update(source.digest().encode() + b"\0" + mark)
         for name, data in sorted(files.items()):
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-        stamp = course.coursedir.get_existing_timestamp(str(folder))
-        return Submission(assignment, student_id, folder, notebooks, sorted(files.items()), notes, digest.hexdigest(), stamp)
+        stamp, note = intake.read_timestamp(folder) if unreadable is None else (None, None)
+        if note:
+            notes.append(note)
+        return Submission(assignment, student_id, folder, notebooks, sorted(files.items()) if keep else [], notes,
+                          digest.hexdigest(), stamp, problems)
 
     # ---- grading ------------------------------------------------------------------------------
 
@@ -216,8 +222,15 @@ class Run:
             todo: "queue.Queue[Submission]" = queue.Queue()
             waiting: set[tuple[str, str]] = set()
             pending = 0
+            self._sources, self._base = sources, base
             for assignment, student_id, folder in work:
-                submission = self.read(assignment, student_id, folder, sources[assignment], base)
+                problem = intake.name_problem(student_id)
+                if problem:
+                    # no gradebook row can hold this id: say so in the summary, every run, and grade the others
+                    report.outcomes.append(Outcome(printable_name(student_id), assignment, ok=False,
+                                                   reason=f"not graded: {problem}; rename the folder"))
+                    continue
+                submission = self.read(assignment, student_id, folder, sources[assignment], base, keep=False)
                 if not self.force and graded_before.get((student_id, assignment)) == submission.digest:
                     report.unchanged += 1
                     continue
@@ -228,6 +241,8 @@ class Run:
                 report.seconds = time.monotonic() - started
                 return report
             preload = checks
+            if self.kind == "none":
+                adopt_orphans()  # without a PID namespace, what a submission leaves behind comes back to the judge
             snapshot = Snapshot()
             done: "queue.Queue[_Graded]" = queue.Queue()
             workers: list[threading.Thread] = []
@@ -270,6 +285,7 @@ class Run:
         finally:
             writer.close()
         report.seconds = time.monotonic() - started
+        report.peak_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return report
 
     def stop(self) -> None:
@@ -329,10 +345,14 @@ class Run:
         phases: dict[str, float] = {}
         results: list[NotebookResult] = []
         error = None
+        # read again (the scan kept only the hash): what is graded and what is recorded as graded are one
+        submission = self.read(submission.assignment, submission.student_id, submission.folder,
+                               self._sources[submission.assignment], self._base)
         # the working folder holds the student's own notebooks and files, as it does under nbgrader
         files = [*submission.files, *((f"{src.name}.ipynb", data) for src, data in submission.notebooks if data is not None)]
         for source, data in submission.notebooks:
-            plan = source.plan(data)
+            problem = submission.unreadable.get(source.name)
+            plan = source.blank(f"{source.name}.ipynb cannot be graded: {problem}") if problem else source.plan(data)
             plan.notes[:0] = submission.notes
             try:
                 if plan.problem is None and (sandbox is None or not sandbox.alive):
@@ -341,8 +361,7 @@ class Run:
                     sandbox = self._new_sandbox(snapshot, preload)
                     phases["sandbox start"] = phases.get("sandbox start", 0.0) + sandbox.start()
             except SandboxError as err:
-                error = f"no sandbox could be started: {err}"
-                break
+                return _Graded(submission, results, phases, f"no sandbox could be started: {err}", retry=True), None
             result = run_notebook(sandbox, self.judge, plan, files, self.limits)
             for key, value in result.timings.items():
                 phases[key] = phases.get(key, 0.0) + value
@@ -355,9 +374,32 @@ class Run:
     # ---- saving -----------------------------------------------------------------------------
 
     def _save(self, writer: GradebookWriter, graded: _Graded) -> Outcome:
+        """Record a submission's grades; a submission that cannot be graded or saved is recorded with 0 points
+        and the reason, so that the summary says why and a rerun does not trip over it again."""
         submission = graded.submission
-        if graded.error:
+        if graded.error and graded.retry:
             return Outcome(submission.student_id, submission.assignment, ok=False, reason=graded.error)
+        try:
+            if graded.error:
+                raise _NotGraded(graded.error)
+            return self._save_results(writer, graded)
+        except Exception as err:
+            writer.gb.db.rollback()
+            reason = str(err) if isinstance(err, _NotGraded) else \
+                f"its grades could not be saved ({type(err).__name__}: {plain_text(err, 300)})"
+            try:
+                max_score = float(writer.gb.find_assignment(submission.assignment).max_score)
+                writer.write(submission.student_id, submission.assignment, [], digest=submission.digest, timestamp=None,
+                             score=0.0, max_score=max_score, problems=[f"not graded: {reason}"])
+            except Exception as again:  # the gradebook itself fails: nothing is recorded, a rerun tries again
+                writer.gb.db.rollback()
+                return Outcome(submission.student_id, submission.assignment, ok=False,
+                               reason=f"{reason}; recording that failed too ({type(again).__name__})")
+            return Outcome(submission.student_id, submission.assignment, ok=True, score=0.0, max_score=max_score,
+                           reason=reason, problems=[f"not graded: {reason} (--force grades it again)"])
+
+    def _save_results(self, writer: GradebookWriter, graded: _Graded) -> Outcome:
+        submission = graded.submission
         course = self.course
         out_folder = course.root / course.coursedir.autograded_directory / submission.student_id / submission.assignment
         out_folder.mkdir(parents=True, exist_ok=True)
@@ -376,8 +418,12 @@ class Run:
                          if t.abnormal in ("delegated", "review") and t.reason]
             target = out_folder / f"{result.plan.notebook}.ipynb"
             partial = target.with_name(f".{target.name}.partial")
-            nbformat.write(result.notebook, str(partial))
-            os.replace(partial, target)
+            try:
+                nbformat.write(plain_data(result.notebook), str(partial))
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+        problems = [plain_text(p) for p in problems]
         score = sum(t.score for r in graded.results for t in r.tests)
         assignment = writer.gb.find_assignment(submission.assignment)
         max_score = float(assignment.max_score)

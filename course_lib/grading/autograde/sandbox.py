@@ -12,10 +12,18 @@ forks one child per notebook. What the container sees:
   student's files), no network (its own empty network namespace), its own PID and IPC
   namespaces; it dies with the judge (``--die-with-parent``).
 
-When the judge runs as root the children run as ``nobody`` (65534); otherwise as the
-judge's own user, mapped to 65534 in a user namespace. Without bubblewrap
-(``sandbox="none"``), the zygote is a plain process: the judge still decides every
-point, but student code can read the disk.
+When the judge runs as root the children of each sandbox run as a user of their own (a
+high uid that no account uses, see :func:`child_uid`), and every process of that user is
+killed after each notebook; otherwise they run as the judge's own user, mapped to 65534
+in a user namespace.
+
+Without bubblewrap nothing of this holds, and grading needs an explicit
+``sandbox="none"``: the zygote is a plain process with a scrubbed environment (no
+database URL, no password, nothing of the judge's but ``PATH`` and the locale), its
+children run as a user of their own when the judge is root, and the judge adopts and
+kills whatever they leave behind, however their parent died. Student code can still read
+every file its user may read, and, when the judge is not root, the judge's own files and
+processes.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from typing import Any
 
 import course_lib
 
-__all__ = ["SandboxError", "Limits", "Snapshot", "Sandbox", "bwrap_available", "sandbox_kind"]
+__all__ = ["SandboxError", "Limits", "Snapshot", "Sandbox", "bwrap_available", "sandbox_kind", "child_uid", "kill_user",
+           "adopt_orphans", "kill_orphans"]
 
 NOBODY = 65534
 _THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
@@ -68,14 +77,89 @@ class Limits:
     tmp_bytes: int = 512 << 20
     processes: int = 256
 
-    def for_child(self, workdir: str) -> dict[str, Any]:
+    def for_child(self, workdir: str, uid: int) -> dict[str, Any]:
         return {"memory_bytes": self.memory_bytes, "output_bytes": self.output_bytes, "file_bytes": self.file_bytes,
-                "processes": _process_cap(self.processes), "open_files": 1024, "workdir": workdir}
+                "processes": _process_cap(self.processes, uid), "open_files": 1024, "workdir": workdir}
 
 
-def _process_cap(extra: int) -> int:
+_UID_BASE = 2_000_000_000
+_uids = iter(range(1 << 30))
+
+
+def child_uid() -> int:
+    """A user id for one sandbox's children when the judge is root: unused by any account, different for
+    every sandbox of this run (and, through the process id, of concurrent runs), so that its limits
+    and its processes are its own."""
+    return _UID_BASE + (os.getpid() % 100_000) * 256 + next(_uids) % 256
+
+
+def kill_user(uid: int) -> None:
+    """SIGKILL every process of ``uid`` until none is left (only for the uids of :func:`child_uid`)."""
+    if uid < _UID_BASE:
+        return
+    for _ in range(50):
+        victims = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/status") as fh:
+                    line = next(ln for ln in fh if ln.startswith("Uid:"))
+            except (OSError, StopIteration):
+                continue
+            if str(uid) in line.split()[1:]:
+                victims.append(int(entry))
+        if not victims:
+            return
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
+
+
+_ZYGOTES: set[int] = set()
+"""Process ids of the zygotes this process started (without bubblewrap it adopts everything below them)."""
+
+
+def adopt_orphans() -> None:
+    """Make this process a subreaper: what the processes it starts leave behind when their parent dies
+    becomes its child, for :func:`kill_orphans` (used without bubblewrap, where no PID namespace does it)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def kill_orphans() -> None:
+    """SIGKILL and reap every child of this process that is not one of its zygotes (see :func:`adopt_orphans`)."""
+    me = os.getpid()
+    for _ in range(20):
+        orphans = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in _ZYGOTES:
+                try:
+                    with open(f"/proc/{entry}/stat") as fh:
+                        if int(fh.read().rsplit(")", 1)[1].split()[1]) == me:
+                            orphans.append(int(entry))
+                except (OSError, IndexError, ValueError):
+                    continue
+        if not orphans:
+            return
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in orphans:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _process_cap(extra: int, uid: int) -> int:
     """RLIMIT_NPROC counts all processes of a user: allow those it has now plus ``extra``."""
-    uid = NOBODY if os.geteuid() == 0 else os.getuid()
     count = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -93,12 +177,12 @@ def bwrap_available() -> str | None:
 
 
 def sandbox_kind(requested: str) -> str:
-    """``"bwrap"`` or ``"none"`` for a requested ``"auto" | "bwrap" | "none"``."""
-    if requested == "auto":
-        return "bwrap" if bwrap_available() else "none"
-    if requested == "bwrap" and not bwrap_available():
-        raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap, or pass --sandbox none")
-    return requested
+    """``"bwrap"`` or ``"none"`` for a requested ``"auto" | "bwrap" | "none"``: ``auto`` is bubblewrap or
+    an error, never a silent fall back to no sandbox."""
+    if requested in ("auto", "bwrap") and not bwrap_available():
+        raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap; to grade without a "
+                           "sandbox anyway (student code then reads the disk as its own user), pass --sandbox none")
+    return "bwrap" if requested == "auto" else requested
 
 
 class Snapshot:
@@ -161,7 +245,7 @@ def exposes(folder: Path) -> Path | None:
     return None
 
 
-def _bwrap_command(snapshot: Snapshot, limits: Limits, zygote_args: list[str]) -> list[str]:
+def _bwrap_command(snapshot: Snapshot, limits: Limits, zygote_args: list[str], uid: int) -> list[str]:
     venv = Path(sys.prefix)
     command = [bwrap_available() or "bwrap",
                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -178,7 +262,7 @@ def _bwrap_command(snapshot: Snapshot, limits: Limits, zygote_args: list[str]) -
         command += ["--ro-bind", path, path]
     # Scratch space first: the read-only binds below must land on top of it, or a Python
     # living under /tmp (a course cloned there) would be hidden by the private /tmp.
-    command += ["--proc", "/proc", "--dev", "/dev",
+    command += ["--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue",
                 "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
                 "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]
     binds = bound_paths()[1:]
@@ -206,14 +290,27 @@ def _bwrap_command(snapshot: Snapshot, limits: Limits, zygote_args: list[str]) -
         # Root: no user namespace; the zygote keeps only the capabilities it needs to drop
         # its children to nobody and to kill them, and the children have none.
         command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
-        zygote_args = [*zygote_args, "--drop-to", f"{NOBODY}:{NOBODY}"]
+        zygote_args = [*zygote_args, "--drop-to", f"{uid}:{uid}"]
     else:
         command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
     return [*command, str(venv / "bin" / "python"), "-m", "course_lib.grading.autograde.zygote", "--pid1", *zygote_args]
 
 
-def _plain_command(snapshot: Snapshot, zygote_args: list[str]) -> list[str]:
+def _plain_command(snapshot: Snapshot, zygote_args: list[str], uid: int) -> list[str]:
+    if os.geteuid() == 0:
+        zygote_args = [*zygote_args, "--drop-to", f"{uid}:{uid}"]
     return [sys.executable, "-m", "course_lib.grading.autograde.zygote", *zygote_args]
+
+
+def _plain_environment(scratch: str, snapshot: Snapshot) -> dict[str, str]:
+    """The whole environment of a zygote without bubblewrap: nothing of the judge's but the locale and
+    the programs' path (no database URL, password or token reaches student code)."""
+    env = {"PATH": f"{Path(sys.prefix)}/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "PYTHONPATH": str(snapshot.folder), "PYTHONDONTWRITEBYTECODE": "1", "HOME": scratch,
+           "MPLCONFIGDIR": os.path.join(scratch, ".matplotlib"), **_THREAD_ENV}
+    if os.environ.get("COURSE_AUTOGRADE_DEBUG"):
+        env["COURSE_AUTOGRADE_DEBUG"] = "1"
+    return env
 
 
 def _kill_tree(root: int) -> None:
@@ -254,6 +351,9 @@ class Sandbox:
         self.scratch: str | None = None
         self.started_in = 0.0
         """Seconds the last start took (the zygote's imports, mostly)."""
+        root = os.geteuid() == 0
+        self.uid = child_uid() if root else NOBODY if kind == "bwrap" else os.getuid()
+        """The user the children run as (as the judge sees it)."""
 
     # ---- life cycle --------------------------------------------------------------------------
 
@@ -270,15 +370,15 @@ class Sandbox:
             # Read-only binds that sit inside a scratch folder are kept when it is emptied.
             args += [a for path in bound_paths() if any(Path(f) in path.parents for f in SCRATCH)
                      for a in ("--keep", str(path))]
-            command = _bwrap_command(self.snapshot, self.limits, args)
+            command = _bwrap_command(self.snapshot, self.limits, args, self.uid)
         else:
             self.scratch = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}work-{os.getpid()}-")
+            if os.geteuid() == 0:
+                os.chown(self.scratch, self.uid, self.uid)
             self.workdir = os.path.join(self.scratch, "work")
             args += ["--scratch", self.scratch]
-            command = _plain_command(self.snapshot, args)
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "JPY_"))}
-            env.update(PYTHONPATH=str(self.snapshot.folder), PYTHONDONTWRITEBYTECODE="1", HOME=self.scratch,
-                       MPLCONFIGDIR=os.path.join(self.scratch, ".matplotlib"), **_THREAD_ENV)
+            command = _plain_command(self.snapshot, args, self.uid)
+            env = _plain_environment(self.scratch, self.snapshot)
         stderr = tempfile.TemporaryFile() if not os.environ.get("COURSE_AUTOGRADE_DEBUG") else None
         try:
             self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
@@ -288,6 +388,7 @@ class Sandbox:
             raise SandboxError(f"cannot start the sandbox: {err}") from None
         finally:
             theirs.close()
+        _ZYGOTES.add(self.process.pid)
         self.control = ours
         try:
             self.ready_info = self._expect("ready", deadline=started + timeout)
@@ -324,6 +425,10 @@ class Sandbox:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+            _ZYGOTES.discard(process.pid)
+        kill_user(self.uid)
+        if self.kind == "none":
+            kill_orphans()
         control, self.control = self.control, None
         if control is not None:
             control.close()
@@ -388,7 +493,7 @@ class Sandbox:
         if not self.alive:
             raise SandboxError("the sandbox is not running")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        message = json.dumps({"op": "spawn", "limits": self.limits.for_child(self.workdir)}).encode()
+        message = json.dumps({"op": "spawn", "limits": self.limits.for_child(self.workdir, self.uid)}).encode()
         try:
             self._send(message, (theirs.fileno(),))
         except SandboxError:
@@ -416,6 +521,10 @@ class Sandbox:
         """
         self._send(b'{"op": "reap"}')
         reply = self._expect("reaped", deadline=time.monotonic() + 30)
+        # the zygote has killed everything it could see; what its children's user still runs dies here too
+        kill_user(self.uid)
+        if self.kind == "none":
+            kill_orphans()
         if not reply.get("clean"):
             raise SandboxError("the sandbox could not be emptied after a notebook")
         return reply.get("status")

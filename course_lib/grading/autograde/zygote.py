@@ -12,8 +12,9 @@ time), then serves the judge's control socket:
     send SIGINT to the child (a cell ran past its time limit);
 ``reap``
     kill the child and every other process in the sandbox, wait for all of them, and
-    empty the sandbox's writable folders, so that nothing of one student's run is left
-    for the next.
+    empty the sandbox's writable folders, its System V IPC objects, POSIX message queues
+    and the children's kernel keyrings, so that nothing of one student's run is left for
+    the next.
 
 The zygote never runs student code and never reads what a child wrote. Children
 cannot signal or trace it: it is the namespace's PID 1 (which ignores signals it has no
@@ -250,6 +251,8 @@ def _child(sock_fd: int, control: socket.socket, limits: dict[str, Any], drop_to
             os.setgroups([])
             os.setgid(drop_to[1])
             os.setuid(drop_to[0])
+        # a session keyring of its own, gone with it (the zygote's would be shared with the next child)
+        _keyctl(_KEYCTL_JOIN_SESSION_KEYRING, 0)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, signal.SIG_DFL)
         if not pid1:
@@ -268,6 +271,8 @@ def _child(sock_fd: int, control: socket.socket, limits: dict[str, Any], drop_to
             if limits.get(key):
                 resource.setrlimit(getattr(resource, name), (int(limits[key]), int(limits[key])))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # no POSIX message queues: a queue outlives the process that made it
+        resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
         # a fresh kernel seeds these from the OS; forked children would all share the zygote's
         random.seed()
         import numpy
@@ -417,7 +422,12 @@ class Zygote:
                 for folder in self.scratch:
                     if os.path.isdir(folder) and not _empty(folder, self.keep):
                         code = 1
-                _remove_ipc()
+                # what lives in the kernel, not in files: only where it is the children's alone
+                # (a namespace of this sandbox, or a user of its own)
+                if self.pid1 or self.drop_to is not None:
+                    _remove_ipc(os.getuid())
+                    if not _remove_message_queues(os.getuid()) or not _clear_keyrings():
+                        code = 1
             except BaseException:
                 code = 1
             os._exit(code)
@@ -451,22 +461,75 @@ def _remove(path: str) -> None:
     os.rmdir(path)
 
 
-def _remove_ipc() -> None:
-    """Remove System V shared memory, semaphores and queues a child left in the sandbox's IPC namespace."""
+def _remove_ipc(uid: int) -> None:
+    """Remove the System V shared memory, semaphores and queues of ``uid`` (the children's user)."""
     libc = ctypes.CDLL(None, use_errno=True)
     IPC_RMID = 0
     for table, remove in (("shm", libc.shmctl), ("sem", libc.semctl), ("msg", libc.msgctl)):
         try:
             with open(f"/proc/sysvipc/{table}") as fh:
-                rows = fh.read().splitlines()[1:]
+                lines = fh.read().splitlines()
         except OSError:
             continue
-        for row in rows:
-            ident = int(row.split()[1])
+        header = lines[0].split() if lines else []
+        for row in lines[1:]:
+            fields = dict(zip(header, row.split()))
+            if int(fields.get("uid", -1)) != uid:
+                continue
+            ident = int(fields["shmid" if table == "shm" else "semid" if table == "sem" else "msqid"])
             if table == "sem":
                 remove(ident, 0, IPC_RMID, None)
             else:
                 remove(ident, IPC_RMID, None)
+
+
+_MQUEUE = "/dev/mqueue"
+
+
+def _remove_message_queues(uid: int) -> bool:
+    """Unlink the POSIX message queues of ``uid`` (children cannot make any, see RLIMIT_MSGQUEUE; this
+    is the second lock). Returns whether none is left."""
+    if not os.path.isdir(_MQUEUE):
+        return True
+    for name in os.listdir(_MQUEUE):
+        path = os.path.join(_MQUEUE, name)
+        try:
+            if os.lstat(path).st_uid == uid:
+                os.unlink(path)
+        except OSError:
+            pass
+    return not any(os.lstat(os.path.join(_MQUEUE, n)).st_uid == uid for n in os.listdir(_MQUEUE))
+
+
+# keyctl(2): the user's keyrings outlive its processes
+_KEYCTL_JOIN_SESSION_KEYRING, _KEYCTL_CLEAR, _KEYCTL_READ, _KEYCTL_GET_PERSISTENT = 1, 7, 11, 22
+_KEY_SPEC_PROCESS_KEYRING, _KEY_SPEC_SESSION_KEYRING = -2, -3
+_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "i686": 288, "armv7l": 311}
+
+
+def _keyctl(operation: int, *args: int) -> int:
+    """The keyctl system call (-1 where the machine does not have it)."""
+    import platform
+
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        return -1
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(ctypes.c_long(number), ctypes.c_long(operation), *(ctypes.c_long(a) for a in args))
+
+
+def _clear_keyrings() -> bool:
+    """Empty the keyrings of the calling user (user, user session, persistent, session) and check that they are
+    empty. Returns True where the machine has no keyrings to clear."""
+    keyrings = [_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING, _KEY_SPEC_SESSION_KEYRING]
+    persistent = _keyctl(_KEYCTL_GET_PERSISTENT, -1, _KEY_SPEC_PROCESS_KEYRING)
+    if persistent > 0:
+        keyrings.append(persistent)
+    for keyring in keyrings:
+        _keyctl(_KEYCTL_CLEAR, keyring)
+    # a keyring that cannot be read (none here) holds nothing a child could read either
+    return all(_keyctl(_KEYCTL_READ, keyring, 0, 0) <= 0 for keyring in keyrings)
 
 
 def _descendants(root: int) -> list[int]:
