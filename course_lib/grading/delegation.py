@@ -266,7 +266,8 @@ class Forbidden:
 
     @property
     def names(self) -> list[str]:
-        return [name for name, _ in self.entries]
+        """Display names of the forbidden entries (those a part allows left out)."""
+        return [name for name, entry in self.entries if not any(entry is allowed for _, allowed in self.allowed)]
 
     @property
     def leaves(self) -> frozenset[str]:
@@ -568,8 +569,9 @@ class Verdict:
 class _Judging:
     """One reachability question: from the answer of one test cell, over the units before it."""
 
-    def __init__(self, program: Program, test_cell: int, forbidden: Forbidden) -> None:
+    def __init__(self, program: Program, test_cell: int, forbidden: Forbidden, cell_names: Sequence[str] | None = None) -> None:
         self.forbidden = forbidden
+        self.cell_names = cell_names
         self.position = program.cell_starts.get(test_cell, len(program.units))
         self.units = [u for u in program.units if u.index < self.position]
         self.defs: dict[str, list[Unit]] = {}
@@ -719,28 +721,29 @@ class _Judging:
                         grown = True
         # code that runs: opaque constructs there may change anything; statements tying the answer to a forbidden object
         live = self.closure([u for u in self.units if u.defines is None or u.trusted], Verdict())
-        for unit in self.units:
-            if unit.trusted or unit.index in reached:
-                continue
+        # the code nearest the answer first: statements that name what the answer holds, then the latest ones
+        order = sorted((u for u in self.units if not u.trusted and u.index not in reached),
+                       key=lambda u: (not ({c.root for c in u.chains} & names), -u.index))
+        for unit in order:
             if unit.index not in live and unit.defines is not None:
                 continue
             for reason in unit.opaque:
-                verdict.add_undecided(f"{reason} (cell {unit.cell + 1})")
+                verdict.add_undecided(f"{reason} ({self._where(unit)})")
             for chain in unit.chains:
                 if chain.root in OPAQUE_BUILTINS and not self._defs(chain.root, self.position, True):
-                    verdict.add_undecided(f"{OPAQUE_BUILTINS[chain.root]} (cell {unit.cell + 1})")
+                    verdict.add_undecided(f"{OPAQUE_BUILTINS[chain.root]} ({self._where(unit)})")
                 if chain.root == PATH_ROOT:
                     problem = resolve(chain.attrs).problem
                     if problem:
-                        verdict.add_undecided(f"{problem} (cell {unit.cell + 1})")
+                        verdict.add_undecided(f"{problem} ({self._where(unit)})")
             for path in unit.imports:
                 if path[0] not in ALLOWED_ROOTS:
-                    verdict.add_undecided(f"{resolve(path).problem} (cell {unit.cell + 1})")
+                    verdict.add_undecided(f"{resolve(path).problem} ({self._where(unit)})")
             for mutation in unit.mutations:
                 for d in self._defs(mutation.root, self.position, True):
                     if mutation.root in d.paths:
                         verdict.add_undecided(f"an assignment to {'.'.join((*d.paths[mutation.root], *mutation.attrs))}"
-                                              f", which changes a library (cell {unit.cell + 1})")
+                                              f", which changes a library ({self._where(unit)})")
             if {c.root for c in unit.chains} & names:
                 ties = Verdict()
                 self.closure([unit], ties)
@@ -750,12 +753,17 @@ class _Judging:
                     if stored:
                         verdict.add_reached(f"{ties.reached[0]} (stored in {stored[0]})")
                     else:
-                        verdict.add_undecided(f"code that ties {tied[0]} to {ties.reached[0]} (cell {unit.cell + 1})")
+                        verdict.add_undecided(f"code that ties {tied[0]} to {ties.reached[0]} ({self._where(unit)})")
         if not verdict.reached and verdict.undecided:
             hints = self._hints()
             if hints:
                 verdict.add_undecided(f"text that names {', '.join(hints)}")
         return verdict
+
+    def _where(self, unit: Unit) -> str:
+        if self.cell_names is not None and 0 <= unit.cell < len(self.cell_names):
+            return f"in {self.cell_names[unit.cell]}"
+        return f"cell {unit.cell + 1}"
 
     def _hints(self) -> list[str]:
         words = set()
@@ -767,7 +775,8 @@ class _Judging:
         return sorted(words & (self.leaves | {n.rsplit(".", 1)[-1] for n in self.forbidden.names}))[:4]
 
 
-def judge_answer(program: Program, test_cell: int, answers: Sequence[Chain], forbidden: Forbidden) -> Verdict:
+def judge_answer(program: Program, test_cell: int, answers: Sequence[Chain], forbidden: Forbidden,
+                 cell_names: Sequence[str] | None = None) -> Verdict:
     """Whether the answer checked by the test cell ``test_cell`` reaches what ``forbidden`` lists.
 
     Args:
@@ -775,8 +784,9 @@ def judge_answer(program: Program, test_cell: int, answers: Sequence[Chain], for
         test_cell: the number of the test cell in the program's cells.
         answers: the chains of the objects the cell checks (:func:`~course_lib.grading.sources.answer_chains`).
         forbidden: what the part may not use.
+        cell_names: how the messages name each cell of the program (default: its number).
     """
-    return _Judging(program, test_cell, forbidden).run(answers)
+    return _Judging(program, test_cell, forbidden, cell_names).run(answers)
 
 
 # ---- the visible test: the same question asked of live objects -----------------------------------------

@@ -174,11 +174,12 @@ def originality(plan: Plan) -> dict[tuple[int, str], delegation.Verdict]:
     """For each test cell (by index in the plan) and check it makes: what the checked answer reaches
     that its part forbids, read from the code the judge sends to the sandbox."""
     numbers: dict[int, int] = {}
-    cells = []
+    cells, names = [], []
     for index, pc in enumerate(plan.cells):
         if pc.runs:
             numbers[index] = len(cells)
             cells.append((pc.cell.source, pc.role in ("test", "locked")))
+            names.append(f"cell {_name(pc, index)}")
     verdicts: dict[tuple[int, str], delegation.Verdict] = {}
     try:
         program = sources.read_program(cells)
@@ -192,7 +193,7 @@ def originality(plan: Plan) -> dict[tuple[int, str], delegation.Verdict]:
                 if program is None:
                     raise RuntimeError(problem)
                 check_ = grading.get_check(name)
-                verdict = delegation.judge_answer(program, numbers[index], chains, delegation.forbidden_for(check_))
+                verdict = delegation.judge_answer(program, numbers[index], chains, delegation.forbidden_for(check_), names)
             except Exception as err:
                 verdict = delegation.Verdict(undecided=[f"code the judge could not analyse ({type(err).__name__}: {str(err)[:120]})"])
             verdicts[(index, name)] = verdict
