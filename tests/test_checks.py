@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import pkgutil
 
 import pytest
+import torch
 
 import course_lib.grading.checks
 from course_lib.grading import (
@@ -12,10 +14,20 @@ from course_lib.grading import (
     check,
     evaluate,
     get_check,
+    judge_answers,
     registered_checks,
 )
 
 REGISTRY = registered_checks()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors: threads only contend for the cores (the grader's sandboxes run with one too)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 CHECKS = sorted(REGISTRY)
 MISTAKES = [(name, m.name) for name in CHECKS for m in REGISTRY[name].mistakes]
 
@@ -78,3 +90,63 @@ def test_unknown_check_name_is_a_clear_error():
         get_check("risk.no_such_part")
     with pytest.raises(KeyError, match="no checks for"):
         get_check("nosuchassignment.part")
+
+
+# ---- the strength of the hidden cases ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_hidden_cases_catch_a_mistake_the_visible_ones_miss(name):
+    """The grade's cases are not the visible ones again: some registered mistake or edge case passes the
+    visible test and fails the hidden one (a defaults, a dtype, a shape, a setting only they exercise)."""
+    c = get_check(name)
+    visible, hidden = c.cases(False), c.cases(True)
+    caught = [m.name for m in c.mistakes
+              if evaluate(c, m.implementation, visible) is None and evaluate(c, m.implementation, hidden) is not None]
+    assert caught, (f"{name}: no registered mistake passes the visible cases and fails the hidden ones; add a hidden "
+                    "case and a mistake (or edge case) only it catches")
+
+
+# ---- initializers judged in distribution ---------------------------------------------------------------
+
+_TARGETS = {"init.xavier_uniform_": ("uniform", 1 / math.sqrt(3)), "init.kaiming_normal_": ("normal", 0.6826894921370859)}
+"""Each initializer's family and the fraction of its draws within one standard deviation of 0."""
+
+
+def _own_stream_fill(name: str, seed: int, std_scale: float = 1.0):
+    """A correct initializer (up to ``std_scale``) that draws from a generator of its own, not torch's global one."""
+    from course_lib import init
+
+    generator = torch.Generator().manual_seed(seed)
+
+    def fill(tensor, gain=1.0, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+        fan_in, fan_out = init.fan_in_and_fan_out(tensor)
+        if name == "init.xavier_uniform_":
+            bound = std_scale * gain * math.sqrt(6.0 / (fan_in + fan_out))
+            draws = (torch.rand(tensor.shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+        else:
+            fan = fan_in if mode == "fan_in" else fan_out
+            std = std_scale * torch.nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan)
+            draws = torch.randn(tensor.shape, generator=generator, dtype=torch.float64) * std
+        with torch.no_grad():
+            return tensor.copy_(draws)
+    return fill
+
+
+@pytest.mark.parametrize("name", sorted(_TARGETS))
+def test_initializers_are_judged_in_distribution(name):
+    """Correct answers from independent random streams pass, every time, with a margin: each statistic stays
+    within half the tolerance of its target (with 2,000 draws instead of 200,000 it would not); a variance
+    10 % too large fails every time."""
+    c = get_check(name)
+    cases = c.cases(True)
+    family, within = _TARGETS[name]
+    for seed in range(5):
+        fill = _own_stream_fill(name, seed)
+        answers = [c.run(fill, case) for case in cases]
+        assert judge_answers(c, cases, answers) is None, f"a correct answer with stream {seed} failed"
+        for case, stats in zip(cases, answers):
+            for key, target in (("mean / target std", 0.0), ("std / target std", 1.0),
+                                ("fraction within 1 target std", within)):
+                assert abs(stats[key] - target) < c.atol / 2, (family, case["shape"], key, stats[key])
+        assert evaluate(c, _own_stream_fill(name, seed, std_scale=math.sqrt(1.1)), cases) is not None

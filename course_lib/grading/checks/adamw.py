@@ -36,9 +36,11 @@ def _adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, beta1=0.9, beta2=0.9
 def _adamw_cases(hidden: bool) -> list[dict[str, Any]]:
     # the Adam cases of assignment 04 with a weight decay each; lr * weight_decay is large
     # enough that every misplaced decay moves the parameters by more than the tolerance
-    decays = [0.1, 0.5, 0.01, 1.0, 0.2] if hidden else [0.1]
+    decays = [0.1, 0.5, None, 1.0, 0.2] if hidden else [0.1]
     lrs = [0.05, 0.01, 0.1, 0.02, 0.05] if hidden else [0.05]
-    return [{**case, "lr": lr, "weight_decay": wd} for case, lr, wd in zip(adam_step_cases(hidden), lrs, decays)]
+    # None: weight_decay left at its default (0.01, as torch.optim.AdamW's)
+    return [{**case, "lr": lr, **({"weight_decay": wd} if wd is not None else {})}
+            for case, lr, wd in zip(adam_step_cases(hidden), lrs, decays)]
 
 
 def _adam_then(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps):
@@ -74,6 +76,9 @@ register(Check(
                 "AdamW shrinks the old parameters first, then takes the Adam step.", _adamw_wrong("after")),
         Mistake("decay_not_times_lr", "the parameter was multiplied by (1 - weight_decay); torch's AdamW "
                 "multiplies the decay by the learning rate: (1 - lr * weight_decay).", _adamw_wrong("no_lr")),
+        Mistake("default_no_decay", "the default weight_decay is torch.optim.AdamW's 0.01, not 0 (Adam's).",
+                lambda param, grad, exp_avg, exp_avg_sq, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0:
+                _adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay)),
         Mistake("no_decay", "there is no weight decay at all: AdamW first multiplies the parameter by "
                 "(1 - lr * weight_decay).", _adamw_wrong("none")),
     ),
@@ -124,6 +129,9 @@ register(Check(
         Mistake("state_outside", "the moments are not in self.state, so state_dict() does not save them and "
                 "training restarts from zero moments after loading; keep them in self.state[p].",
                 adam_like(decay="decoupled", state_outside=True, default_weight_decay=0.01)),
+        Mistake("group_decay_only", "only weight_decay is read from each param group; lr, betas and eps came from the "
+                "constructor: a group may set any of them.",
+                adam_like(decay="decoupled", use_groups="decay_only", default_weight_decay=0.01)),
     ),
     hint="losses[k] is the loss before step k+1; the optimizer's state_dict is saved and loaded into a new "
          "instance after `resume_at` steps. Signature and defaults as torch.optim.AdamW: "
@@ -159,11 +167,11 @@ _MODELS = {
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
-def _split(model: nn.Module, *, norm_decays: bool = False, bias_decays: bool = False):
+def _split(model: nn.Module, *, norm_decays: bool = False, bias_decays: bool = False, norms: tuple[type, ...] = _NORMS):
     decay, no_decay = [], []
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
-            is_norm = isinstance(module, _NORMS)
+            is_norm = isinstance(module, norms)
             is_bias = name == "bias"
             skip = (is_norm and not norm_decays) or (is_bias and not is_norm and not bias_decays)
             (no_decay if skip else decay).append(param)
@@ -216,6 +224,11 @@ register(Check(
                 lambda model, weight_decay: [
                     {"params": _split(model)[1], "weight_decay": weight_decay},
                     {"params": _split(model)[0], "weight_decay": 0.0}]),
+        Mistake("layer_norm_only", "the weights of LayerNorm were exempted but not those of BatchNorm (or "
+                "GroupNorm): every normalization layer's weight and bias go in the no-decay group.",
+                lambda model, weight_decay: [
+                    {"params": _split(model, norms=(nn.LayerNorm,))[0], "weight_decay": weight_decay},
+                    {"params": _split(model, norms=(nn.LayerNorm,))[1], "weight_decay": 0.0}]),
     ),
     hint="answer[name] is the weight decay AdamW applies to that parameter with your groups: "
          "weight_decay for weight matrices and embeddings, 0 for biases and normalization weights.",
@@ -237,7 +250,9 @@ def _clip_cases(hidden: bool) -> list[dict[str, Any]]:
     gen = torch.Generator().manual_seed(909 if hidden else 9)
     configs = [([(3,), (2, 2)], 1.0, torch.float32, 3.0), ([(5,), (4, 3), (2,)], 0.5, torch.float64, 10.0),
                ([(6,)], 2.0, torch.float32, 0.1), ([(2, 2), (3,)], 100.0, torch.float64, 1.0),
-               ([(8,), (1,)], 0.1, torch.float32, 0.5)] if hidden \
+               ([(8,), (1,)], 0.1, torch.float32, 0.5),
+               # gradients so small that the 1e-6 torch adds to the total norm changes the factor
+               ([(4,), (3,)], 1e-7, torch.float64, 2e-7)] if hidden \
         else [([(3,), (2, 2)], 1.0, torch.float32, 3.0), ([(2,)], 10.0, torch.float32, 0.5)]
     cases = []
     for shapes, max_norm, dtype, scale in configs:
@@ -262,6 +277,7 @@ register(Check(
     reference=_clip_grad_norm,
     cases=_clip_cases,
     call=_clip_call,
+    atol=1e-12,  # relative agreement only: one case's gradients are about 1e-6
     mistakes=(
         Mistake("per_tensor", "each tensor was clipped by its own norm; clipping by the GLOBAL norm scales all "
                 "gradients by one factor, computed from the norm of all of them together.",
@@ -278,6 +294,10 @@ register(Check(
                 lambda grads, max_norm: (
                     [g * min(1.0, max_norm / (sum(x.norm() for x in grads).item() + 1e-6)) for g in grads],
                     sum(x.norm() for x in grads))),
+        Mistake("no_epsilon", "the factor is max_norm / total; torch divides by total + 1e-6, which matters when the "
+                "gradients are tiny.",
+                lambda grads, max_norm: (
+                    [g * min(1.0, max_norm / _global_norm(grads).item()) for g in grads], _global_norm(grads))),
     ),
     hint="total = sqrt(sum over tensors of ||g||^2); factor = min(1, max_norm / (total + 1e-6)); "
          "return ([g * factor for g in grads], total).",

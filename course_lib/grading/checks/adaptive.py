@@ -84,6 +84,8 @@ def _adagrad_cases(hidden: bool) -> list[dict[str, Any]]:
             "lr": lr,
             "eps": eps,
         })
+    if hidden:
+        del cases[4]["eps"]  # the default (1e-10), on a case with coordinates tiny enough for eps to show
     return cases
 
 
@@ -105,6 +107,9 @@ register(Check(
         Mistake("old_sum", "the step divides by the accumulator from BEFORE adding g**2; update the sum first, then step.",
                 lambda param, grad, state_sum, lr, eps=1e-10: (
                     param - lr * grad / (state_sum.sqrt() + eps), state_sum + grad * grad)),
+        Mistake("default_eps", "the default eps is torch.optim.Adagrad's 1e-10 (Adam's is 1e-8): it matters for "
+                "coordinates whose gradients are tiny.",
+                lambda param, grad, state_sum, lr, eps=1e-8: _adagrad_step(param, grad, state_sum, lr, eps)),
     ),
     hint="state_sum <- state_sum + g**2, then param <- param - lr * g / (sqrt(state_sum) + eps); "
          "return (param, state_sum).",
@@ -135,6 +140,8 @@ def _rmsprop_cases(hidden: bool) -> list[dict[str, Any]]:
             "alpha": alpha,
             "eps": eps,
         })
+    if hidden:
+        del cases[0]["alpha"], cases[0]["eps"]  # torch's defaults, alpha = 0.99 and eps = 1e-8
     return cases
 
 
@@ -164,6 +171,9 @@ register(Check(
                 "SQUARED gradients is what estimates the scale).", _rmsprop_wrong(squared=False)),
         Mistake("no_sqrt", "you divided by the running average itself; divide by its square root (the RMS).",
                 _rmsprop_wrong(root=False)),
+        Mistake("default_alpha", "the default alpha is torch.optim.RMSprop's 0.99, not the 0.9 of Hinton's lecture "
+                "notes.", lambda param, grad, square_avg, lr, alpha=0.9, eps=1e-8:
+                _rmsprop_step(param, grad, square_avg, lr, alpha, eps)),
     ),
     hint="square_avg <- alpha * square_avg + (1 - alpha) * g**2, then "
          "param <- param - lr * g / (sqrt(square_avg) + eps); return (param, square_avg).",
@@ -199,6 +209,8 @@ def adam_step_cases(hidden: bool) -> list[dict[str, Any]]:
             "beta2": beta2,
             "eps": eps,
         })
+    if hidden:
+        del cases[0]["beta1"], cases[0]["beta2"], cases[0]["eps"]  # torch's defaults (0.9, 0.999, 1e-8)
     return cases
 
 
@@ -235,6 +247,9 @@ register(Check(
         Mistake("eps_before_correction", "eps was added to sqrt(v) before the bias correction (the paper's "
                 "'efficient' form, used by TensorFlow); torch adds it to sqrt(v_hat), after correcting.",
                 _adam_wrong(eps_before_correction=True)),
+        Mistake("default_beta2", "the default beta2 is 0.999 (torch.optim.Adam's betas=(0.9, 0.999)), not 0.99.",
+                lambda param, grad, exp_avg, exp_avg_sq, step, lr, beta1=0.9, beta2=0.99, eps=1e-8:
+                _adam_step(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps)),
     ),
     hint="m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g**2; m_hat = m/(1-b1**step); v_hat = v/(1-b2**step); "
          "param <- param - lr * m_hat / (sqrt(v_hat) + eps); return (param, m, v).",
@@ -320,12 +335,14 @@ def describe_optimizer_case(case: dict[str, Any]) -> str:
             f"new instance after step {case['resume_at']}")
 
 
-def adam_like(*, bias_correction: bool = True, eps_inside: bool = False, use_groups: bool = True,
+def adam_like(*, bias_correction: bool = True, eps_inside: bool = False, use_groups: bool | str = True,
               state_outside: bool = False, keys: tuple[str, str] = ("exp_avg", "exp_avg_sq"),
               decay: str = "none", default_weight_decay: float = 0.0) -> type[Optimizer]:
     """A class like ``torch.optim.Adam``/``AdamW`` with one deliberate bug (the mistakes of the class parts).
 
     Args:
+        use_groups: True (every setting from the param group), False (every setting from the
+            constructor), ``"lr_only"`` or ``"decay_only"`` (that one from the group, the rest not).
         decay: ``"none"``, ``"l2"`` (added to the gradient), ``"decoupled"`` (AdamW),
             ``"after"`` (decoupled but after the Adam step), ``"no_lr"`` (decoupled, not times lr).
     """
@@ -339,6 +356,10 @@ def adam_like(*, bias_correction: bool = True, eps_inside: bool = False, use_gro
         def step(self, closure=None):
             for group in self.param_groups:
                 settings = self.defaults if not use_groups else group
+                if use_groups == "lr_only":
+                    settings = {**self.defaults, "lr": group["lr"]}
+                elif use_groups == "decay_only":
+                    settings = {**self.defaults, "weight_decay": group["weight_decay"]}
                 lr, (beta1, beta2), eps, wd = settings["lr"], settings["betas"], settings["eps"], settings["weight_decay"]
                 for p in group["params"]:
                     if p.grad is None:
@@ -404,6 +425,8 @@ register(Check(
         Mistake("state_keys", "the state keys differ from torch's: name them 'step', 'exp_avg' and 'exp_avg_sq' "
                 "(a state_dict saved by torch.optim.Adam must load into your class and vice versa).",
                 adam_like(keys=("m", "v"))),
+        Mistake("group_lr_only", "only lr is read from each param group; betas and eps came from the constructor: "
+                "a group may set any of them (group['betas'], group['eps']).", adam_like(use_groups="lr_only")),
     ),
     hint="losses[k] is the loss before step k+1; the optimizer's state_dict is saved and loaded into a new "
          "instance after `resume_at` steps. Skip parameters whose .grad is None.",

@@ -42,7 +42,7 @@ def _fans(tensor):
 
 
 def _fan_cases(hidden: bool) -> list[dict[str, Any]]:
-    shapes = [(256, 400), (16, 3, 5, 5), (64, 32, 3), (7, 7), (10, 4, 2, 3, 1)] if hidden else [(3, 5), (4, 2, 3, 3)]
+    shapes = [(256, 400), (16, 3, 5, 5), (64, 32, 3), (7, 7), (10, 4, 2, 3, 2)] if hidden else [(3, 5), (4, 2, 3, 3)]
     return [{"shape": shape} for shape in shapes]
 
 
@@ -67,6 +67,9 @@ register(Check(
         Mistake("fan_out_without_field", "fan_out lacks the receptive field: it is shape[0] * prod(shape[2:]), "
                 "like fan_in is shape[1] * prod(shape[2:]).",
                 lambda tensor: (tensor.shape[1] * _receptive(tensor), tensor.shape[0])),
+        Mistake("two_d_kernels", "the receptive field counts two kernel dimensions only (shape[2] * shape[3]): a "
+                "Conv3d weight has three, so take the product of all of shape[2:].",
+                lambda tensor: (tensor.shape[1] * math.prod(tensor.shape[2:4]), tensor.shape[0] * math.prod(tensor.shape[2:4]))),
     ),
     hint="fan_in = shape[1] * prod(shape[2:]), fan_out = shape[0] * prod(shape[2:]); return them as a tuple of ints.",
 ))
@@ -138,6 +141,8 @@ register(Check(
         Mistake("kaiming_no_2", "the factor 2 of He initialization is missing: a ReLU halves the second moment, "
                 "so the weights need twice LeCun's variance, 2 / ((1 + a^2) * fan_in).",
                 _variance_wrong("kaiming_no_2")),
+        Mistake("default_slope", "negative_slope defaults to 0 (a plain ReLU), not to nn.LeakyReLU's 0.01.",
+                lambda scheme, fan_in, fan_out, negative_slope=0.01: _weight_variance(scheme, fan_in, fan_out, negative_slope)),
     ),
     hint="lecun: 1 / fan_in; xavier: 2 / (fan_in + fan_out); kaiming: 2 / ((1 + negative_slope**2) * fan_in).",
 ))
@@ -222,6 +227,8 @@ def _xavier_wrong(kind: str):
                 return tensor.normal_(0.0, std)
         if kind == "not_in_place":
             return torch.empty_like(tensor).uniform_(-math.sqrt(3) * std, math.sqrt(3) * std)
+        if kind == "no_receptive_field":
+            return _uniform_fill(tensor, gain * math.sqrt(6.0 / (tensor.shape[0] + tensor.shape[1])))
         raise AssertionError(kind)
     return wrong
 
@@ -256,6 +263,8 @@ register(Check(
         Mistake("not_in_place", "the tensor passed in was not filled: fill it in place (tensor.uniform_(...) "
                 "inside torch.no_grad()) and return that same tensor, as torch.nn.init does.",
                 _xavier_wrong("not_in_place")),
+        Mistake("no_receptive_field", "the fans of a convolution weight (out, in, *kernel) include the receptive "
+                "field: fan_in = in * prod(kernel), fan_out = out * prod(kernel).", _xavier_wrong("no_receptive_field")),
     ),
     hint="a = gain * sqrt(6 / (fan_in + fan_out)); then tensor.uniform_(-a, a) under torch.no_grad(), and return tensor.",
 ))
@@ -367,7 +376,7 @@ def _variance_cases_5(hidden: bool) -> list[dict[str, Any]]:
     if not hidden:
         return [{**base, "sizes": [6, 8, 8, 3], "activation": "relu", "batch": 16, "seed": 0}]
     return [
-        {**base, "sizes": [10, 16, 16, 16, 16, 2], "activation": "tanh", "batch": 32, "seed": 1},
+        {**base, "sizes": [10, *[16] * 10, 2], "activation": "tanh", "batch": 32, "seed": 1},  # 11 Linear layers
         {**base, "sizes": [5, 7, 1], "activation": "relu", "batch": 9, "seed": 2, "input_scale": 3.0},
         {**base, "sizes": [4, 12, 12, 12, 4], "activation": "sigmoid", "batch": 20, "seed": 3, "dtype": torch.float64},
         {**base, "sizes": [8, 8], "activation": "relu", "batch": 12, "seed": 4},
@@ -393,6 +402,10 @@ def _variances_wrong(kind: str):
             return [o.var(dim=0, correction=0).mean().item() for o in outputs]
         if kind == "hidden_only":
             return [o.var(correction=0).item() for o in outputs[:-1]]
+        if kind == "sorted_names":
+            names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+            by_name = dict(zip(names, (o.var(correction=0).item() for o in outputs)))
+            return [by_name[name] for name in sorted(by_name)]
         return [o.var(correction=0).item() for o in outputs]
     return wrong
 
@@ -420,6 +433,8 @@ register(Check(
         Mistake("hooks_left", "the forward hooks are still attached after your function returned: keep the handles "
                 "that register_forward_hook returns and call handle.remove() on each.",
                 _variances_wrong("hooks_left")),
+        Mistake("sorted_names", "the variances are in the order of the layers' names sorted as text ('linear10' "
+                "before 'linear2'); return them in the order the layers ran.", _variances_wrong("sorted_names")),
     ),
     hint="register a forward hook on every nn.Linear that stores output.var(correction=0); run model(x) once under "
          "torch.no_grad(); remove the hooks; return the list in the order the layers ran.",

@@ -30,7 +30,10 @@ def _ewma_cases(hidden: bool) -> list[dict[str, Any]]:
     for i, (length, beta, correct) in enumerate(settings):
         dtype = torch.float64 if hidden and i % 2 else torch.float32
         values = 3.0 + torch.randn(length, generator=gen, dtype=torch.float64)
-        cases.append({"values": values.to(dtype), "beta": beta, "bias_correction": correct})
+        case = {"values": values.to(dtype), "beta": beta, "bias_correction": correct}
+        if hidden and i == 1:
+            del case["bias_correction"]  # the default: no correction
+        cases.append(case)
     return cases
 
 
@@ -67,6 +70,9 @@ register(Check(
                 "v_1 = (1 - beta) * x_1, the start-up bias that the correction removes.", _ewma_wrong("start_at_first")),
         Mistake("t_from_zero", "the correction uses beta**(t-1): t counts from 1, so the first value is divided by "
                 "1 - beta.", _ewma_wrong("t_from_zero")),
+        Mistake("corrected_by_default", "bias_correction must default to False: ewma(values, beta) is the plain "
+                "average, v_t without the division by 1 - beta**t.",
+                lambda values, beta, bias_correction=True: _ewma(values, beta, bias_correction)),
     ),
     hint="v = 0; for t = 1..T: v = beta * v + (1 - beta) * x_t; output v / (1 - beta**t) if bias_correction "
          "else v. Return a 1-D tensor of the input's dtype.",
@@ -128,7 +134,7 @@ def _step_cases(hidden: bool) -> list[dict[str, Any]]:
 def _step_wrong(kind: str):
     def wrong(param, grad, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         g = grad if kind == "decay_after" else grad + weight_decay * param
-        if momentum != 0:
+        if momentum != 0 or kind == "buffer_always":
             if "momentum_buffer" not in state:
                 if kind in ("zeros_init", "ng_style"):
                     state["momentum_buffer"] = torch.zeros_like(param)
@@ -175,6 +181,8 @@ register(Check(
                 "correct), not along buf.", _step_wrong("nesterov_buf")),
         Mistake("decay_after", "weight decay must enter the gradient BEFORE the buffer is updated "
                 "(g = grad + weight_decay * param); you added it after the momentum.", _step_wrong("decay_after")),
+        Mistake("buffer_always", "with momentum = 0 torch keeps no momentum_buffer (the step is plain SGD); yours "
+                "stored one in state.", _step_wrong("buffer_always")),
     ),
     hint="g = grad + weight_decay * param; buf = g.clone() on the first step, else "
          "buf = momentum * buf + (1 - dampening) * g; direction = g + momentum * buf if nesterov else buf; "
@@ -275,7 +283,7 @@ def momentum_like(kind: str = "") -> type[Optimizer]:
                         continue
                     state = self._outside.setdefault(id(p), {}) if kind == "state_outside" else self.state[p]
                     g = p.grad if kind == "decay_after" else p.grad + wd * p
-                    if mu != 0:
+                    if mu != 0 or kind == "buffer_always":
                         if key not in state:
                             state[key] = torch.zeros_like(p) if kind in ("zeros_init", "ng_style") else g.clone()
                             first = kind not in ("zeros_init", "ng_style")
@@ -324,6 +332,8 @@ register(Check(
                 momentum_like("nesterov_buf")),
         Mistake("decay_after", "weight decay must be added to the gradient BEFORE the buffer is updated; you "
                 "added it after the momentum.", momentum_like("decay_after")),
+        Mistake("buffer_always", "with momentum = 0 torch keeps no momentum_buffer in the state; yours stored one "
+                "(so its state_dict differs from torch.optim.SGD's).", momentum_like("buffer_always")),
     ),
     hint="losses[k] is the loss before step k+1; the state_dict is saved to bytes and loaded into a new "
          "instance after `resume_at` steps. Skip parameters whose .grad is None; with momentum = 0 store "
@@ -349,7 +359,7 @@ def _nesterov_classic(A, c, theta0, lr, momentum, steps):
 def _classic_cases(hidden: bool) -> list[dict[str, Any]]:
     gen = torch.Generator().manual_seed(444 if hidden else 4)
     configs = [(2, 0.1, 0.9, 10)] if not hidden else [(2, 0.1, 0.9, 25), (3, 0.05, 0.5, 15), (1, 0.3, 0.95, 20),
-                                                      (5, 0.02, 0.99, 30), (4, 0.1, 0.3, 8)]
+                                                      (5, 0.02, 0.99, 30), (4, 0.1, 0.3, 8), (3, 0.1, 0.9, 0)]
     cases = []
     for i, (d, lr, momentum, steps) in enumerate(configs):
         dtype = torch.float64 if hidden and i % 2 == 0 else torch.float32
@@ -368,7 +378,7 @@ def _classic_wrong(kind: str):
     def wrong(A, c, theta0, lr, momentum, steps):
         theta, v = theta0.clone(), torch.zeros_like(theta0)
         thetas = [theta0.clone() + (momentum * v if kind == "lookahead_points" else 0)]
-        for _ in range(steps):
+        for _ in range(max(steps, 1) if kind == "at_least_one_step" else steps):
             where = {"gradient_at_theta": theta, "minus_lookahead": theta - momentum * v}.get(kind, theta + momentum * v)
             v = momentum * v - lr * (A @ where - c)
             theta = theta + v
@@ -392,6 +402,8 @@ register(Check(
                 "stores as the parameter); return the iterates theta_t themselves.", _classic_wrong("lookahead_points")),
         Mistake("no_start", "the starting point is missing: return steps + 1 rows, theta_0 first.",
                 _classic_wrong("no_start")),
+        Mistake("at_least_one_step", "with steps = 0 there is no step to take: the answer is theta_0 alone (one row); "
+                "yours took a step anyway.", _classic_wrong("at_least_one_step")),
     ),
     hint="v = 0; repeat: v = momentum * v - lr * grad(theta + momentum * v); theta = theta + v; "
          "with grad(x) = A @ x - c. Return torch.stack([theta_0, ..., theta_steps]).",

@@ -87,6 +87,8 @@ def _bn_train_cases(hidden: bool) -> list[dict[str, Any]]:
         running_mean, running_var = _running(generator, c, dtype)
         cases.append({"x": _features(generator, n, c, dtype), "running_mean": running_mean, "running_var": running_var,
                       "weight": weight, "bias": bias, "momentum": momentum, "eps": eps})
+    if hidden:
+        del cases[0]["momentum"], cases[0]["eps"]  # torch's defaults, momentum 0.1 and eps 1e-5
     return cases
 
 
@@ -149,6 +151,10 @@ register(Check(
                 _bn_train_wrong("unbiased_normalization")),
         Mistake("no_affine", "the scale weight (gamma) and shift bias (beta) were not applied: return "
                 "weight * x_hat + bias.", _bn_train_wrong("no_affine")),
+        Mistake("keras_defaults", "the defaults are torch's, momentum=0.1 and eps=1e-5, not those of Keras "
+                "(momentum=0.99 there means 0.01 here, epsilon=1e-3).",
+                lambda x, running_mean, running_var, weight, bias, momentum=0.01, eps=1e-3:
+                _bn_train(x, running_mean, running_var, weight, bias, momentum, eps)),
     ),
     hint="Per channel (column): mean and biased variance over the batch (dim 0); y = weight * (x - mean) / "
          "sqrt(var + eps) + bias; running = (1 - momentum) * running + momentum * batch statistic, with the "
@@ -169,6 +175,8 @@ def _bn_eval_cases(hidden: bool) -> list[dict[str, Any]]:
         running_mean, running_var = _running(generator, c, dtype)
         cases.append({"x": _features(generator, n, c, dtype), "running_mean": running_mean, "running_var": running_var,
                       "weight": weight, "bias": bias, "eps": eps})
+    if hidden:
+        del cases[0]["eps"]  # torch's default, 1e-5
     return cases
 
 
@@ -206,6 +214,9 @@ register(Check(
                 "sqrt(running_var + eps).", _bn_eval_wrong("no_sqrt")),
         Mistake("no_affine", "the scale weight (gamma) and shift bias (beta) were not applied.",
                 _bn_eval_wrong("no_affine")),
+        Mistake("keras_eps", "the default eps is torch's 1e-5, not Keras's epsilon=1e-3.",
+                lambda x, running_mean, running_var, weight, bias, eps=1e-3:
+                _bn_eval(x, running_mean, running_var, weight, bias, eps)),
     ),
     hint="y = weight * (x - running_mean) / sqrt(running_var + eps) + bias, per channel; nothing is updated.",
 ))
@@ -228,6 +239,8 @@ def _ln_cases(hidden: bool) -> list[dict[str, Any]]:
         x = (torch.randn(shape, generator=generator, dtype=torch.float64) + pattern) * row_scales
         weight, bias = _affine(generator, h, dtype)
         cases.append({"x": x.to(dtype), "weight": weight, "bias": bias, "eps": eps})
+    if hidden:
+        del cases[0]["eps"]  # torch's default, 1e-5
     return cases
 
 
@@ -260,6 +273,8 @@ register(Check(
                 "the number of features: x.var(dim=-1, correction=0).", _ln_wrong("unbiased")),
         Mistake("eps_outside_sqrt", "eps was added to the standard deviation; torch adds it to the variance, inside "
                 "the square root.", _ln_wrong("eps_outside_sqrt")),
+        Mistake("keras_eps", "the default eps is torch's 1e-5, not Keras's epsilon=1e-3.",
+                lambda x, weight, bias, eps=1e-3: _layer_norm(x, weight, bias, eps)),
     ),
     hint="mean and variance over the last dimension (keepdim=True, correction=0); y = weight * (x - mean) / "
          "sqrt(var + eps) + bias. Inputs may have more than two dimensions.",
@@ -324,6 +339,8 @@ def _dropout_wrong(kind: str):
             return x * mask * (1 - p)
         if kind == "in_place":
             return x.mul_(mask / (1 - p))
+        if kind == "float32":
+            return x.float() * mask.float() / (1 - p)
         return x * mask / (1 - p)
     return wrong
 
@@ -349,6 +366,8 @@ register(Check(
                 _dropout_wrong("scale_by_keep_probability")),
         Mistake("in_place", "your function changed its input x in place; return a new tensor (x * mask / (1 - p)) "
                 "and leave x alone.", _dropout_wrong("in_place")),
+        Mistake("float32", "the output is float32 for a float64 input: keep the input's dtype (make the mask with "
+                "dtype=x.dtype, or multiply x by a boolean mask).", _dropout_wrong("float32")),
     ),
     hint="Draw a mask that keeps each entry with probability 1 - p, e.g. torch.rand(x.shape, generator=generator) "
          ">= p, and return x * mask / (1 - p) in training; return x itself when training is False.",
@@ -429,7 +448,7 @@ def batchnorm_like(kind: str = "") -> type[nn.Module]:
     class BatchNormLike(nn.Module):
         def __init__(self, num_features, eps=1e-5, momentum=0.1):
             super().__init__()
-            self.eps, self.momentum = eps, momentum
+            self.eps, self.momentum = (1e-5 if kind == "ignores_eps" else eps), momentum
             self.weight = nn.Parameter(torch.ones(num_features))
             self.bias = nn.Parameter(torch.zeros(num_features))
             if kind == "plain_attributes":
@@ -492,6 +511,8 @@ register(Check(
         Mistake("no_num_batches_tracked", "there is no num_batches_tracked buffer: torch's BatchNorm1d counts the "
                 "training batches in a long 0-dim buffer, and its state_dict expects it.",
                 batchnorm_like("no_num_batches_tracked")),
+        Mistake("ignores_eps", "the eps passed to the constructor is not used: BatchNorm1d(c, eps=1e-3) must add 1e-3 "
+                "to the variance.", batchnorm_like("ignores_eps")),
     ),
     hint="Parameters weight (ones) and bias (zeros); buffers running_mean (zeros), running_var (ones) and "
          "num_batches_tracked (torch.tensor(0, dtype=torch.long)) via register_buffer. In forward, branch on "

@@ -28,7 +28,38 @@ def _linear_cases(hidden: bool, *, with_lam: bool) -> list[dict[str, Any]]:
         if with_lam:
             case["lam"] = lam
         cases.append(case)
+    if hidden:
+        cases.append(near_optimum_case(gen, with_lam=with_lam))
     return cases
+
+
+def near_optimum_case(gen: torch.Generator, *, with_lam: bool) -> dict[str, Any]:
+    """A float64 case whose features are large (about 1e5) and whose fit is almost exact: the residuals
+    are far below float32's resolution of the predictions, so only float64 arithmetic gets them right."""
+    X = 1e5 * torch.randn(40, 3, generator=gen, dtype=torch.float64)
+    w = torch.randn(3, generator=gen, dtype=torch.float64)
+    b = torch.randn((), generator=gen, dtype=torch.float64)
+    y = X @ w + b + torch.randn(40, generator=gen, dtype=torch.float64)
+    return {"w": w, "b": b, "X": X, "y": y, **({"lam": 0.2} if with_lam else {})}
+
+
+def computed_in_float32(fn):
+    """``fn`` run on float32 copies of its float64 tensors: what a solution does that builds float32
+    tensors (``torch.tensor(...)``, ``torch.zeros(n)`` without ``dtype``) or calls ``.float()``."""
+    def lower(value):
+        if isinstance(value, torch.Tensor) and value.dtype == torch.float64:
+            return value.float()
+        if isinstance(value, (list, tuple)):
+            return type(value)(lower(v) for v in value)
+        return value
+
+    def wrong(*args, **kwargs):
+        return fn(*(lower(a) for a in args), **{k: lower(v) for k, v in kwargs.items()})
+    return wrong
+
+
+FLOAT32_MESSAGE = ("you computed in float32 (a tensor made without dtype=X.dtype, or .float()): with float64 inputs the "
+            "answer must be computed in float64; on data of large magnitude, float32 loses the residuals entirely.")
 
 
 # ---- 1. empirical risk -------------------------------------------------------------------
@@ -52,6 +83,7 @@ register(Check(
                 lambda w, b, X, y: ((X @ w - y) ** 2).mean()),
         Mistake("abs", "you averaged absolute errors |x_i.w + b - y_i| instead of squared errors.",
                 lambda w, b, X, y: (X @ w + b - y).abs().mean()),
+        Mistake("float32", FLOAT32_MESSAGE, computed_in_float32(lambda w, b, X, y: ((X @ w + b - y) ** 2).mean())),
     ),
     hint="R(w, b) = mean over the rows i of (X[i] @ w + b - y[i])**2, a 0-dim tensor.",
 ))
@@ -72,6 +104,7 @@ register(Check(
                 lambda w, b, X, y, lam: ((X @ w + b - y) ** 2).mean() + 0.5 * lam * (w**2).sum()),
         Mistake("sum_not_mean", "the data term is a sum of squared errors; it should be their mean.",
                 lambda w, b, X, y, lam: ((X @ w + b - y) ** 2).sum() + lam * (w**2).sum()),
+        Mistake("float32", FLOAT32_MESSAGE, computed_in_float32(risk.ridge_risk)),
     ),
     hint="ridge = empirical risk + lam * sum(w**2); the bias is not penalized.",
 ))
@@ -99,6 +132,7 @@ register(Check(
         Mistake("penalty_factor", "the penalty's gradient is 2*lam*w, not lam*w.", _grad(scale_pen=1.0)),
         Mistake("sign", "the residual has the wrong sign: use (X @ w + b - y), predictions minus targets.", _grad(sign=-1.0)),
         Mistake("penalized_bias", "you added a penalty gradient to the bias; the bias is not penalized.", _grad(bias_pen=True)),
+        Mistake("float32", FLOAT32_MESSAGE, computed_in_float32(_grad())),
     ),
     hint="Check your formula against torch.autograd: ridge_risk(...).backward() gives the same numbers.",
 ))
@@ -122,6 +156,11 @@ def _standardize_cases(hidden: bool) -> list[dict[str, Any]]:
             "X_train": (torch.randn(n_train, d, generator=gen).to(dtype) * scales + 5),
             "X_test": (torch.randn(n_test, d, generator=gen).to(dtype) * scales + 4),
         })
+    if hidden:
+        # features with a large offset (a timestamp, a price): float32 cannot tell their values apart
+        offset = torch.tensor([1e5, -3e4, 2e6], dtype=torch.float64)
+        cases.append({"X_train": offset + 0.1 * torch.randn(30, 3, generator=gen, dtype=torch.float64),
+                      "X_test": offset + 0.1 * torch.randn(7, 3, generator=gen, dtype=torch.float64)})
     return cases
 
 
@@ -139,6 +178,7 @@ register(Check(
                 lambda X_train, X_test: tuple((X - X_train.mean(0)) / X_train.var(0, correction=0) for X in (X_train, X_test))),
         Mistake("global_stats", "you used one mean and std over all entries; standardize each feature (column) separately.",
                 lambda X_train, X_test: tuple((X - X_train.mean()) / X_train.std(correction=0) for X in (X_train, X_test))),
+        Mistake("float32", FLOAT32_MESSAGE, computed_in_float32(_standardize)),
     ),
     hint="Per column: subtract the training mean, divide by the training std (correction=0).",
 ))
@@ -171,6 +211,10 @@ def _gd_ascent(X, y, lr, steps, lam):
     return _gd_reference(X, y, -lr, steps, lam)
 
 
+def _gd_no_penalty(X, y, lr, steps, lam):
+    return _gd_reference(X, y, lr, steps, 0.0)
+
+
 register(Check(
     name="risk.gradient_descent",
     reference=_gd_reference,
@@ -181,6 +225,8 @@ register(Check(
         Mistake("losses_after_step", "losses should start with the loss at the initial point (steps + 1 values); you recorded only the losses after each step.",
                 _gd_losses_after),
         Mistake("ascent", "the parameters move up the gradient: the update is theta - lr * grad.", _gd_ascent),
+        Mistake("ignores_lam", "lam is ignored: with lam > 0 the gradient gains 2 * lam * w and every recorded loss "
+                "the penalty lam * sum(w**2).", _gd_no_penalty),
     ),
     hint="Start from w = 0, b = 0; record the loss, then repeat `steps` times: update, record.",
 ))

@@ -113,6 +113,8 @@ def _cosine_wrong(kind: str):
             return lr * (1 + math.cos(angle)) / 2
         if kind == "no_one_plus":
             return eta_min + (lr - eta_min) * math.cos(angle)
+        if kind == "falling_only":
+            return min(lr, eta_min) + abs(lr - eta_min) * (1 + math.cos(angle)) / 2
         return eta_min + (lr - eta_min) * (1 + math.cos(angle)) / 2
     return wrong
 
@@ -127,6 +129,7 @@ register(Check(
             {"lr": 0.02, "T_max": 7, "eta_min": 0.005},
             {"lr": 1.0, "T_max": 100, "eta_min": 0.1},
             {"lr": 0.3, "T_max": 1, "eta_min": 0.01},
+            {"lr": 0.01, "T_max": 20, "eta_min": 0.05},  # eta_min above lr: the rate climbs, as torch's does
         ],
         num_steps=lambda s: s["T_max"] + 1 + (s["T_max"] // 2 if s["T_max"] != 100 else 0),
     ),
@@ -146,6 +149,9 @@ register(Check(
                 "cos(...) alone from 1 to -1, which makes the rate negative.", _cosine_wrong("no_one_plus")),
         Mistake("clamped", "the rate stays at eta_min after T_max; torch's CosineAnnealingLR keeps following the "
                 "cosine, which climbs back towards lr (stop training at T_max instead).", _cosine_wrong("clamped")),
+        Mistake("falling_only", "the schedule assumes eta_min < lr; the formula eta_min + (lr - eta_min) * "
+                "(1 + cos(pi * step / T_max)) / 2 also holds when eta_min is larger (the rate then rises).",
+                _cosine_wrong("falling_only")),
     ),
     hint="eta_min + (lr - eta_min) * (1 + cos(pi * step / T_max)) / 2, also for steps past T_max.",
 ))
@@ -181,8 +187,8 @@ register(Check(
     cases=_cases(
         visible=[{"lr": 0.1, "warmup_steps": 4, "total_steps": 12, "start_factor": 0.25}],
         hidden=[
-            {"lr": 0.1, "warmup_steps": 10, "total_steps": 60},  # LinearLR's default start_factor 1/3
             {"lr": 3e-3, "warmup_steps": 25, "total_steps": 200, "start_factor": 0.01, "eta_min": 1e-5},
+            {"lr": 0.1, "warmup_steps": 10, "total_steps": 60},  # LinearLR's default start_factor 1/3
             {"lr": 1.0, "warmup_steps": 1, "total_steps": 9, "start_factor": 0.5},
             {"lr": 0.5, "warmup_steps": 30, "total_steps": 40, "start_factor": 0.1, "eta_min": 0.05},
         ],
@@ -193,6 +199,10 @@ register(Check(
     atol=_ATOL,
     rtol=_RTOL,
     mistakes=(
+        Mistake("default_start_at_zero", "the default start_factor is LinearLR's 1/3, not 0: by default the "
+                "warmup starts at lr / 3.",
+                lambda step, lr, warmup_steps, total_steps, start_factor=0.0, eta_min=0.0:
+                _warmup_cosine_wrong("")(step, lr, warmup_steps, total_steps, start_factor, eta_min)),
         Mistake("warmup_from_zero", "the warmup starts at 0; torch's LinearLR starts at start_factor * lr and "
                 "ramps linearly to lr: lr * (start_factor + (1 - start_factor) * step / warmup_steps).",
                 _warmup_cosine_wrong("warmup_from_zero")),
@@ -266,6 +276,9 @@ register(Check(
                 "max_lr / div_factor / final_div_factor.", _one_cycle_wrong("final_from_max")),
         Mistake("linear", "the phases are linear ramps; OneCycleLR's default anneal_strategy is 'cos', half "
                 "cosines: end + (start - end) * (1 + cos(pi * fraction)) / 2.", _one_cycle_wrong("linear")),
+        Mistake("default_pct_start", "the default pct_start is OneCycleLR's 0.3 (fastai's fit_one_cycle uses 0.25).",
+                lambda step, max_lr, total_steps, pct_start=0.25, div_factor=25.0, final_div_factor=1e4:
+                _one_cycle(step, max_lr, total_steps, pct_start, div_factor, final_div_factor)),
     ),
     hint="phase 1 from max_lr / div_factor up to max_lr over steps 0 .. pct_start * total_steps - 1, phase 2 "
          "down to max_lr / div_factor / final_div_factor at step total_steps - 1, both half cosines.",
@@ -359,6 +372,8 @@ register(Check(
                 "interval steps.", _lambda_wrong("every_step")),
         Mistake("off_by_one", "the stairs come one step early (off by one): LambdaLR calls lr_lambda(0) for the "
                 "first step, so use t // interval, not (t + 1) // interval.", _lambda_wrong("off_by_one")),
+        Mistake("default_interval", "interval defaults to 1 (a new stair at every step, the smooth 1 / (1 + k t)).",
+                lambda optimizer, k, interval=10: _inverse_time_scheduler(optimizer, k, interval)),
     ),
     hint="LambdaLR sets each group's rate to (that group's initial lr) * lr_lambda(t), so lr_lambda returns a "
          "factor, not a rate; t counts scheduler.step() calls from 0.",

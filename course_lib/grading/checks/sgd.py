@@ -14,6 +14,7 @@ import torch
 from course_lib import stochastic
 from course_lib.data import batches
 from course_lib.grading import Check, Mistake, register
+from course_lib.grading.checks.risk import FLOAT32_MESSAGE, computed_in_float32, near_optimum_case
 from course_lib.risk import ridge_gradient
 
 
@@ -64,6 +65,11 @@ register(Check(
         Mistake("drop_last", "the last, smaller batch is missing: an epoch visits every sample, so keep it.",
                 lambda n_samples, batch_size, generator: batches(n_samples, batch_size, generator=generator,
                                                                  drop_last=True)),
+        Mistake("count_off_by_one", "when batch_size divides n_samples your last batch is empty: there are "
+                "ceil(n_samples / batch_size) batches, not n_samples // batch_size + 1.",
+                lambda n_samples, batch_size, generator: (lambda order: [
+                    order[i * batch_size:(i + 1) * batch_size] for i in range(n_samples // batch_size + 1)])(
+                    torch.randperm(n_samples, generator=generator))),
         Mistake("with_replacement", "indices were drawn with replacement (some samples twice, others never): "
                 "an epoch is a permutation, torch.randperm, not torch.randint.",
                 lambda n_samples, batch_size, generator: list(
@@ -90,6 +96,9 @@ def _gradient_cases(hidden: bool) -> list[dict[str, Any]]:
             "index": torch.randperm(n, generator=gen)[:size],
         }
         cases.append(case)
+    if hidden:
+        near = near_optimum_case(gen, with_lam=False)
+        cases.append({**near, "index": torch.randperm(near["X"].shape[0], generator=gen)[:8]})
     return cases
 
 
@@ -120,6 +129,7 @@ register(Check(
                 _gradient_wrong(factor=1.0)),
         Mistake("sum_not_mean", "you summed over the batch instead of averaging (missing 1/|B|).",
                 _gradient_wrong(scale="none")),
+        Mistake("float32", FLOAT32_MESSAGE, computed_in_float32(_minibatch_gradient)),
     ),
     hint="With r = X[index] @ w + b - y[index]: grad_w = 2/|B| * X[index].T @ r, grad_b = 2/|B| * r.sum().",
 ))
@@ -137,7 +147,10 @@ def _torch_sgd_step(params, grads, lr, weight_decay=0.0):
 
 
 def _step_call(f, case):
-    f(case["params"], case["grads"], case["lr"], case["weight_decay"])
+    if case["weight_decay"] is None:  # the default: torch's SGD does no weight decay
+        f(case["params"], case["grads"], case["lr"])
+    else:
+        f(case["params"], case["grads"], case["lr"], case["weight_decay"])
     return list(case["params"]), list(case["grads"])
 
 
@@ -145,7 +158,7 @@ def _step_cases(hidden: bool) -> list[dict[str, Any]]:
     gen = torch.Generator().manual_seed(303 if hidden else 3)
     settings = ([[(3,), (2, 2)]], [(0.1, 0.2)]) if not hidden else (
         [[(4,), ()], [(3, 2), (2,), (1,)], [(5,)], [(2, 3, 2)], [(6,), (6,)]],
-        [(0.1, 0.2), (0.5, 0.0), (0.05, 0.5), (0.3, 0.1), (1.0, 0.05)],
+        [(0.1, 0.2), (0.5, None), (0.05, 0.5), (0.3, 0.1), (1.0, 0.05)],
     )
     cases = []
     for i, (shapes, (lr, wd)) in enumerate(zip(*settings)):
@@ -174,6 +187,8 @@ def _step_wrong(kind: str):
                 p.sub_(lr * g)
             elif kind == "not_in_place":
                 p = p - lr * (g + weight_decay * p)  # noqa: F841  (rebinds the name only)
+            else:
+                p.sub_(lr * (g + weight_decay * p))
     return wrong
 
 
@@ -184,7 +199,8 @@ register(Check(
     call=_step_call,
     describe=lambda case: (f"{len(case['params'])} parameter tensor(s) of shapes "
                            f"{[tuple(p.shape) for p in case['params']]}, lr={case['lr']}, "
-                           f"weight_decay={case['weight_decay']}"),
+                           + (f"weight_decay={case['weight_decay']}" if case["weight_decay"] is not None
+                              else "weight_decay left at its default")),
     mistakes=(
         Mistake("not_in_place", "the parameters did not change: update them in place (p.sub_(...) or p -= ...), "
                 "as torch.optim does; `p = p - ...` only rebinds a local name.", _step_wrong("not_in_place")),
@@ -195,6 +211,9 @@ register(Check(
                 _step_wrong("decay_after")),
         Mistake("decay_no_lr", "the weight-decay term is not multiplied by lr: p <- p - lr * (g + weight_decay * p).",
                 _step_wrong("decay_no_lr")),
+        Mistake("default_weight_decay", "the default weight_decay is not 0: torch.optim.SGD does no weight decay "
+                "unless asked, so sgd_step(params, grads, lr) must not shrink the parameters.",
+                lambda params, grads, lr, weight_decay=0.01: _step_wrong("")(params, grads, lr, weight_decay)),
         Mistake("grad_modified", "your step changed the gradient tensors in place (g.add_(...) or g += ...); "
                 "torch.optim.SGD leaves the gradients as they are: build g + weight_decay * p as a new tensor.",
                 _step_wrong("grad_modified")),
@@ -234,7 +253,8 @@ def _train_wrong(kind: str):
         for _ in range(epochs):
             if kind == "reseed":
                 generator = torch.Generator().manual_seed(seed)
-            order = torch.arange(n).split(batch_size) if kind == "no_shuffle" else batches(n, batch_size, generator=generator)
+            order = torch.arange(n).split(batch_size) if kind == "no_shuffle" else \
+                batches(n, batch_size, generator=generator, drop_last=kind == "drop_last")
             batch_losses = []
             for index in order:
                 rows = torch.arange(n) if kind == "full_batch" else index
@@ -269,6 +289,8 @@ register(Check(
         Mistake("batch_losses", "you recorded the average of the mini-batch losses seen during each epoch; "
                 "record the loss on ALL the data, computed after the epoch's last step.",
                 _train_wrong("batch_losses")),
+        Mistake("drop_last", "the last, smaller batch of each epoch is skipped: when batch_size does not divide n, "
+                "an epoch still visits every sample, the rest in a smaller last batch.", _train_wrong("drop_last")),
     ),
     hint="generator = torch.Generator().manual_seed(seed) once; w = 0, b = 0; losses = [full loss]; for each "
          "epoch: for each batch of minibatch_indices(n, batch_size, generator): gradient on the batch, SGD "
@@ -303,6 +325,9 @@ def _se_cases(hidden: bool) -> list[dict[str, Any]]:
         case["batches"] = [index for _ in range(epochs)
                            for index in batches(n, size, generator=gen, drop_last=True)]
         cases.append(case)
+    if hidden:
+        near = near_optimum_case(gen, with_lam=False)
+        cases.append({**near, "batches": batches(near["X"].shape[0], 8, generator=gen, drop_last=True)})
     return cases
 
 
@@ -338,6 +363,7 @@ register(Check(
         Mistake("per_coordinate", "you averaged the squared deviations over the coordinates too; sum them over "
                 "the coordinates (the squared norm ||g_B - g||^2), and average over the batches.",
                 _se_wrong("per_coordinate")),
+        Mistake("float32", FLOAT32_MESSAGE, computed_in_float32(_standard_error)),
     ),
     hint="g = full gradient as one vector (grad_w, grad_b); SE = sqrt(mean over batches of "
          "||g_B - g||^2).",
@@ -371,6 +397,9 @@ def _fit_wrong(kind: str):
             lx, ly = ly, lx
         if kind == "through_origin":
             return float((lx * ly).sum() / (lx * lx).sum()), 0.0
+        if kind == "end_points":
+            slope = float((ly[-1] - ly[0]) / (lx[-1] - lx[0]))
+            return slope, float(ly[0] - slope * lx[0])
         dx = lx - lx.mean()
         slope = float((dx * (ly - ly.mean())).sum() / (dx * dx).sum())
         return slope, float(ly.mean() - slope * lx.mean())
@@ -390,6 +419,8 @@ register(Check(
                 "logarithms (torch.log).", _fit_wrong("log10")),
         Mistake("through_origin", "the line was forced through the origin; fit an intercept too (centre both "
                 "variables, or use torch.linalg.lstsq with a column of ones).", _fit_wrong("through_origin")),
+        Mistake("end_points", "the line goes through the first and last points only; with noisy measurements the "
+                "least-squares line through all of them is what the slope estimates.", _fit_wrong("end_points")),
     ),
     hint="lx, ly = log(x), log(y); slope = sum((lx - mean lx)(ly - mean ly)) / sum((lx - mean lx)^2); "
          "intercept = mean ly - slope * mean lx.",
