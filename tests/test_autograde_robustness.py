@@ -23,7 +23,7 @@ EXPECTED = [
     ("r_leftovers", FULL, None),
     ("r_kill_parent", FULL, None),
     ("r_slow", None, "the notebook ran past its limit of 13 s"),
-    ("r_not_json", 0.0, "01_risk.ipynb is not a valid notebook (NotJSONError"),
+    ("r_not_json", 0.0, "01_risk.ipynb is not a valid notebook (not JSON"),
     ("r_bad_notebook", 0.0, "01_risk.ipynb is not a valid notebook"),
     ("r_png", 0.0, "01_risk.ipynb is not a valid notebook"),
     ("r_missing", 0.0, "01_risk.ipynb is missing from the submission"),

@@ -65,13 +65,17 @@ def test_sandbox_bwrap_without_bubblewrap_is_one_clear_line(small_course):
                     "bubblewrap (bwrap) is not installed")
 
 
-def test_without_bubblewrap_it_warns_and_still_judges_every_point(tmp_path):
+def test_without_bubblewrap_grading_needs_an_explicit_choice_and_says_what_it_costs(tmp_path):
     root = course_copy(tmp_path / "course")
     submit(root, "honest", answers(root))
     submit(root, "blank", {})
-    result = run("autograde", ASSIGNMENT, "--quiet", "--jobs", "2", root=root, env=_without_bwrap())
+    refused = run("autograde", ASSIGNMENT, "--quiet", root=root, env=_without_bwrap())
+    _one_line_error(refused, "bubblewrap (bwrap) is not installed")
+    assert "--sandbox none" in refused.stderr
+    result = run("autograde", ASSIGNMENT, "--quiet", "--jobs", "2", "--sandbox", "none", root=root, env=_without_bwrap())
     assert result.returncode == 0, result.stderr
     assert "without a sandbox" in result.stderr and "sandbox: none" in result.stdout
+    assert "still decides every point" not in result.stderr
     assert scores(root) == {"honest": FULL, "blank": 0.0}
 
 

@@ -552,6 +552,38 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+class _Discard:
+    """Where the warm-up shell's outputs go."""
+
+    outputs: list[dict[str, Any]] = []
+
+    def display(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def error(self, *args: Any) -> None:
+        pass
+
+
+def _warm_up_shell() -> None:
+    """Build and drop one IPython shell, so that each child finds everything it imports already loaded
+    (a child may run as a user that cannot read the Python installation, as without bubblewrap)."""
+    from matplotlib_inline import backend_inline
+
+    configured = getattr(backend_inline.configure_inline_support, "current_backend", None)
+    shell = None
+    try:
+        shell = _make_shell(_Discard())
+        shell.run_cell("1 + 1", store_history=False)
+    except Exception:  # the children build their own shell and meet whatever failed here
+        pass
+    finally:
+        # each child makes its own shell, and its own inline backend registers its figure formats on it
+        if shell is not None:
+            type(shell).clear_instance()
+        backend_inline.InlineBackend.clear_instance()
+        backend_inline.configure_inline_support.current_backend = configured
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m course_lib.grading.autograde.zygote")
     parser.add_argument("--control-fd", type=int, required=True)
@@ -588,11 +620,12 @@ def main(argv: list[str] | None = None) -> None:
     import course_lib.grading.autograde.wire  # noqa: F401
 
     modules = [f"course_lib.{name}" for name in getattr(course_lib, "MODULES", ())]
-    for module in [*modules, *args.preload]:
+    for module in [*modules, *args.preload, "numpy.random", "secrets"]:
         try:
             importlib.import_module(module)
         except Exception:  # the child will meet the same error where the notebook imports it
             pass
+    _warm_up_shell()
     for folder in args.scratch:
         # start empty: what the imports left (matplotlib's cache) belongs to the zygote's user,
         # which may not be the children's
