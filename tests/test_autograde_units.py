@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import socket
@@ -287,3 +288,109 @@ def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
     assert writer.graded() == {("s1", ASSIGNMENT): "d"}
     assert writer.gb.find_submission(ASSIGNMENT, "s1").score == 2.0
     writer.close()
+
+
+# ---- plain data within bounds --------------------------------------------------------------------------
+
+
+def _payload(tree, blob: bytes = b"") -> bytes:
+    text = json.dumps(tree).encode()
+    return struct.pack("!Q", len(text)) + text + blob
+
+
+def test_answers_are_rebuilt_by_the_judge_as_plain_values():
+    sent = [(torch.arange(6.0).reshape(2, 3)[:, 1], {"k": [1, 2.5, None, True]}, 10**300, "a\ud800b", 1 + 2j)]
+    (answer,) = wire.decode_answers(wire.encode_answers(sent))
+    tensor, mapping, big, text, number = answer
+    assert type(tensor) is torch.Tensor and tensor.tolist() == [1.0, 4.0]
+    assert mapping == {"k": [1, 2.5, None, True]} and big == 10**300 and number == 1 + 2j
+    assert text == "a\ufffdb"  # a lone surrogate cannot be stored or printed: replaced
+
+
+@pytest.mark.parametrize(
+    "payload,error",
+    [
+        (_payload([["list", [None] * (wire.MAX_ANSWER_NODES + 1)]]), "more than"),
+        (struct.pack("!Q", 10**9) + b"[]", "bad length"),
+        (_payload([["int", "9" * 5000]]), "malformed answer of kind 'int'"),
+        (_payload([["tensor", "float32", [1000, 1000], 0, 8]], b"\0" * 8), "does not match its shape"),
+        (_payload([["tensor", "float32", [2], 0, 8]], b"\0" * 4), "not in the payload"),
+        (_payload([["tensor", "object", [1], 0, 8]], b"\0" * 8), "unknown dtype"),
+        (_payload([["dict", [[["list", []], 1]]]]), "not a plain value"),
+        (struct.pack("!Q", 20_000) + b"[" * 20_000, "could not be read back"),
+        (_payload([["pickle", "cos\nsystem"]]), "unknown kind"),
+    ],
+    ids=["too-many-values", "bad-length", "huge-int", "size-mismatch", "bytes-missing", "dtype", "unhashable-key",
+         "deep-nesting", "unknown-kind"],
+)
+def test_answers_built_to_hurt_the_judge_are_refused_within_bounds(payload, error):
+    with pytest.raises(wire.ProtocolError, match=error):
+        wire.decode_answers(payload)
+
+
+def test_outputs_are_plain_text_that_can_be_saved():
+    cleaned = clean_output({"output_type": "stream", "name": "stdout", "text": "x\ud800"})
+    assert cleaned["text"] == "x\ufffd"
+    error = clean_output({"output_type": "error", "ename": "E\udcff", "evalue": "v", "traceback": ["\ud800"]})
+    assert error["ename"] == "E\ufffd" and error["traceback"] == ["\ufffd"]
+    assert clean_output({"output_type": "display_data", "data": {"image/png": "AA\ud800"}}) is None
+
+
+def test_student_markup_becomes_text():
+    from course_lib.grading.autograde.plaintext import inert_markdown
+
+    text = inert_markdown('<script>alert(1)</script> <img src=x onerror=alert(1)> [x](JavaScript:alert(1)) a < b')
+    assert "<script" not in text and "<img" not in text and "](" not in text
+    assert "a < b" in text
+    html = _rendered(text)
+    assert "<script" not in html and "<img" not in html and "href" not in html and "alert(1)" in html
+
+
+def _rendered(markdown: str) -> str:
+    """A markdown cell as the feedback page renders it (nbconvert's HTML exporter)."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(markdown)])
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    return body.split('<div class="text_cell_render border-box-sizing rendered_html">', 1)[1].split("</div>", 1)[0]
+
+
+# ---- reading a submission -------------------------------------------------------------------------------
+
+
+def test_submissions_are_read_as_regular_files_within_limits(tmp_path):
+    from course_lib.grading.autograde import intake
+
+    (tmp_path / "real.ipynb").write_bytes(b"{}")
+    (tmp_path / "link.ipynb").symlink_to(tmp_path / "real.ipynb")
+    os.mkfifo(tmp_path / "fifo.ipynb")
+    (tmp_path / "big.ipynb").write_bytes(b"x" * 2048)
+    assert intake.read_regular(tmp_path / "real.ipynb", 1024) == (b"{}", None)
+    assert "symbolic link" in intake.read_regular(tmp_path / "link.ipynb", 1024)[1]
+    assert "not a regular file" in intake.read_regular(tmp_path / "fifo.ipynb", 1024)[1]  # and it did not block
+    assert "more than the limit" in intake.read_regular(tmp_path / "big.ipynb", 1024)[1]
+    assert intake.read_regular(tmp_path / "missing.ipynb", 1024) == (None, None)
+    assert "not valid UTF-8" in intake.name_problem(os.fsdecode(b"student\xff"))
+    (tmp_path / os.fsdecode(b"data\xfe.csv")).write_bytes(b"1")
+    (tmp_path / "ok.csv").write_bytes(b"2")
+    files, notes = intake.other_files(tmp_path, lambda rel: rel.name in ("big.ipynb",))
+    assert [name for name, _ in files] == ["ok.csv", "real.ipynb"] or [name for name, _ in files] == ["ok.csv"]
+    assert any("not valid UTF-8" in note for note in notes)
+
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b'{"nbformat": 4, "cells": [' + b",".join([b'{"cell_type": "markdown", "source": ""}'] * 150_000) + b"]}",
+         "JSON objects and lists"),
+        (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "x"}] * 3000}).encode(), "3000 cells"),
+        (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "x" * (2 << 20)}]}).encode(), "characters"),
+        (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "nbformat version 4"),
+    ],
+    ids=["many-objects", "many-cells", "huge-cell", "old-format"],
+)
+def test_limits_are_checked_before_the_work_they_bound(data, reason):
+    from course_lib.grading.autograde.plan import read_cells
+
+    cells, problem = read_cells(data)
+    assert cells == [] and reason in problem

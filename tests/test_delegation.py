@@ -200,3 +200,11 @@ def test_the_visible_test_says_what_the_answer_uses(tmp_path: Path):
 
     with pytest.raises(CheckFailure, match="implement Adam yourself; your answer uses torch.optim.Adam"):
         check("adaptive.Adam", Adam)
+
+
+def test_more_code_than_the_judge_reads_goes_to_a_person():
+    test = 'check("adaptive.Adam", Adam)'
+    code = "class Adam(torch.optim.Optimizer):\n    pass\n" + "x = 1\n" * 20_001
+    program = read_program([(IMPORTS, True), (code, False), (test, True)])
+    verdict = judge_answer(program, 2, answer_chains(test)["adaptive.Adam"], forbidden_for(get_check("adaptive.Adam")))
+    assert not verdict.reached and "more code than the judge reads" in verdict.undecided[0]

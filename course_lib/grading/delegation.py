@@ -455,11 +455,10 @@ def _direct_refs(obj: Any) -> tuple[list[Any], bool]:
                 steps = _walk(namespace[chain.root], chain.attrs)
             else:
                 continue
-            refs += [o for _, o in steps]
-        dynamic = any(text.startswith(tuple(OPAQUE_BUILTINS[k] for k in ("getattr", "exec", "eval", "__import__")))
-                      for text in unit.opaque)
-        dynamic = dynamic or any(c.root in ("getattr", "exec", "eval", "__import__") and c.root not in namespace
-                                 for c in unit.chains)
+            if steps:
+                refs.append(steps[-1][1])  # what the chain names; a module on the way does not count
+        dynamic = OPAQUE_BUILTINS["getattr"] in unit.opaque or any(
+            c.root in ("exec", "eval", "__import__") and c.root not in namespace for c in unit.chains)
     with _LOCK:
         _CALLS[key] = (refs, dynamic)
     return refs, dynamic
@@ -566,6 +565,16 @@ class Verdict:
         return None
 
 
+MAX_UNITS = 20_000
+MAX_VISITS = 500_000
+"""Bounds on the judge's reading of one notebook: statements, and statements visited for one test cell.
+Beyond them the part goes to a person (an honest notebook has a few hundred statements)."""
+
+
+class _TooMuchCode(Exception):
+    """The code is too large to read within the judge's bounds."""
+
+
 class _Judging:
     """One reachability question: from the answer of one test cell, over the units before it."""
 
@@ -581,6 +590,7 @@ class _Judging:
         self.stars = [(u, path) for u in self.units for path in u.star_imports]
         self.leaves = forbidden.leaves
         self.verdict = Verdict()
+        self.budget = MAX_VISITS
 
     # which units a name means at a point of the program
     def _defs(self, name: str, position: int, late: bool) -> list[Unit]:
@@ -692,6 +702,9 @@ class _Judging:
             if unit.index in seen:
                 continue
             seen.add(unit.index)
+            self.budget -= 1
+            if self.budget < 0:
+                raise _TooMuchCode
             self._unit(unit, sink, reach)
         return seen
 
@@ -786,7 +799,12 @@ def judge_answer(program: Program, test_cell: int, answers: Sequence[Chain], for
         forbidden: what the part may not use.
         cell_names: how the messages name each cell of the program (default: its number).
     """
-    return _Judging(program, test_cell, forbidden, cell_names).run(answers)
+    if len(program.units) > MAX_UNITS:
+        return Verdict(undecided=[f"more code than the judge reads ({len(program.units)} statements)"])
+    try:
+        return _Judging(program, test_cell, forbidden, cell_names).run(answers)
+    except _TooMuchCode:
+        return Verdict(undecided=["code too tangled for the judge to follow within its bounds"])
 
 
 # ---- the visible test: the same question asked of live objects -----------------------------------------

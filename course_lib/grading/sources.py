@@ -93,9 +93,6 @@ class Chain:
     late: bool = False
     """Read inside a function body: when the function runs, so any binding up to then counts."""
 
-    def text(self) -> str:
-        return ".".join(self.attrs) if self.root == PATH_ROOT else ".".join((self.root, *self.attrs))
-
 
 @dataclass
 class Unit:
@@ -134,11 +131,6 @@ class Program:
     units: list[Unit]
     cell_starts: dict[int, int]
     """Cell number -> index of its first unit (cells that fail to parse have none)."""
-    unparsable: dict[int, str] = field(default_factory=dict)
-
-    def before(self, cell: int) -> list[Unit]:
-        """The units of the cells before ``cell``."""
-        return [u for u in self.units if u.cell < cell]
 
 
 # ---- reading text ---------------------------------------------------------------------------
@@ -637,27 +629,23 @@ def read_program(cells: Sequence[tuple[str, bool]]) -> Program:
     """The units of a notebook's code cells, given as ``(source, trusted)`` in the order they run."""
     units: list[Unit] = []
     starts: dict[int, int] = {}
-    unparsable: dict[int, str] = {}
     for number, (source, trusted) in enumerate(cells):
         body = _parse(_python_source(source))
-        if body is None:
-            unparsable[number] = "not valid Python"
+        if body is None:  # what cannot be parsed cannot run either
             continue
         module = ast.Module(body=body, type_ignores=[])
         try:
             _Rewrite(0).visit(module)
             cell_units = _units_of(module.body, number, trusted, len(units))
         except RecursionError:
-            unparsable[number] = "nested too deeply to read"
+            cell_units = []
             if not trusted:
                 broken = Unit(len(units), number, trusted)
                 broken.opaque.append("code nested too deeply to read")
                 cell_units = [broken]
-            else:
-                cell_units = []
         starts[number] = len(units)
         units += cell_units
-    return Program(units, starts, unparsable)
+    return Program(units, starts)
 
 
 def read_function(source: str) -> Unit | None:

@@ -95,9 +95,10 @@ def build_findings(root: Path) -> dict[str, str]:
     (good.parent / os.fsdecode(b"data_\xfe.csv")).write_bytes(b"1,2\n")
     out["j_bad_file"] = a
 
-    # a flood of error outputs sent to the judge's socket from part 3's answer cell
-    write_raw(root, "j_flood", a, nbformat.writes(fill_release(release(root, a), {
-        **answers, "ridge_gradient": answers["ridge_gradient"] + "\n" + FLOOD})))
+    # a flood of error outputs sent to the judge's socket, from a cell of the student's own after the last test
+    nb = fill_release(release(root, a), answers)
+    nb.cells.append(nbformat.v4.new_code_cell(FLOOD))
+    write_raw(root, "j_flood", a, nbformat.writes(nb))
     out["j_flood"] = a
 
     # part 1's answers replaced by a payload of 300,000 values

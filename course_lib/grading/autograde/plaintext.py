@@ -4,8 +4,8 @@ Anything a student wrote or printed can hold characters that cannot be encoded (
 surrogate such as ``"\\ud800"``, which JSON escapes and non-UTF-8 file names produce) or
 markup that a browser would run. :func:`plain_text` and :func:`plain_data` make it valid
 UTF-8 text; :func:`inert_markdown` makes Markdown that renders as the same text but runs
-nothing (no raw HTML, no ``javascript:`` links), for the cells of the autograded notebook
-that someone else opens as HTML.
+nothing (no raw HTML, no links: a ``javascript:`` address is a link away), for the cells of
+the autograded notebook that someone else opens as HTML.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 __all__ = ["plain_text", "plain_data", "inert_markdown", "printable_name"]
 
-_SCHEMES = re.compile(r"(?i)\b(javascript|vbscript|data|file)(\s*):")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 """A ``<`` that could open a tag, a comment or a processing instruction (``a < b`` cannot)."""
@@ -54,9 +53,10 @@ def plain_data(value: Any, depth: int = 0) -> Any:
 
 
 def inert_markdown(text: Any) -> str:
-    """Markdown that shows the same words but carries no HTML tag and no script link."""
+    """Markdown that shows the same words but carries no HTML tag and no link (a renderer decodes entities in a
+    link's address, so no address can be made safe by rewriting it: the link itself becomes text)."""
     text = _TAG_START.sub("&lt;", plain_text(text))
-    return _SCHEMES.sub(lambda m: f"{m.group(1)}{m.group(2)}&#58;", text)
+    return text.replace("](", "]\\(").replace("]:", "]\\:")
 
 
 def printable_name(name: str) -> str:

@@ -134,7 +134,7 @@ MAX_CONTAINERS = 100_000
 """Most JSON objects and lists a submitted notebook may hold, counted before it is parsed (bounds the memory
 parsing takes: a notebook of 300,000 empty cells is refused at the cost of counting its brackets)."""
 MAX_SOURCE_CHARS = 1 << 20
-MAX_CODE_CHARS = 8 << 20
+MAX_CODE_CHARS = 2 << 20
 """Largest cell, and all cells together (characters of text): what runs and what is kept."""
 
 
@@ -154,10 +154,12 @@ def read_cells(data: bytes) -> tuple[list[dict[str, Any]], str | None]:
         return [], f"is not a valid notebook (not JSON: {err.msg} at line {err.lineno})"
     except (RecursionError, ValueError) as err:
         return [], f"is not a valid notebook ({type(err).__name__})"
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return [], "is not a valid notebook (it has no list of cells)"
+    if not isinstance(nb, dict):
+        return [], "is not a valid notebook (not a JSON object)"
     if nb.get("nbformat") != 4:
         return [], "is not a valid notebook (not in nbformat version 4)"
+    if not isinstance(nb.get("cells"), list):
+        return [], "is not a valid notebook (it has no list of cells)"
     raw = nb["cells"]
     del nb
     if len(raw) > MAX_CELLS:

@@ -239,6 +239,7 @@ class Run:
                 pending += 1
             if pending == 0:
                 report.seconds = time.monotonic() - started
+                report.peak_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 return report
             preload = checks
             if self.kind == "none":

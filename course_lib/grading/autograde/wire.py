@@ -247,6 +247,8 @@ class _Reader:
             return Raised(plain_text(args[0], 200), plain_text(args[1], 4000))
         if tag == "opaque" and len(args) == 2 and all(isinstance(a, str) for a in args):
             return _opaque_class(args[0])(plain_text(args[1], 200))
+        if tag in ("int", "float", "complex", "list", "tuple", "dict", "tensor", "raised", "opaque"):
+            raise ProtocolError(f"a malformed answer of kind {tag!r}")
         raise ProtocolError(f"an answer of unknown kind {plain_text(tag, 20)!r}")
 
     def tensor(self, dtype: Any, shape: Any, offset: Any, nbytes: Any) -> torch.Tensor:
