@@ -154,7 +154,7 @@ class _Writer:
         tensor = value.detach()
         if tensor.layout != torch.strided:
             tensor = tensor.to_dense()
-        tensor = tensor.to("cpu").contiguous()
+        tensor = tensor.to("cpu").resolve_conj().resolve_neg().contiguous()
         if type(tensor) is not torch.Tensor:
             tensor = tensor.as_subclass(torch.Tensor)
         dtype = str(tensor.dtype).removeprefix("torch.")
