@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from attacks import ASSIGNMENT, COURSE, EQUIVALENCE, FULL, answers, course, course_copy, scores, shared_class, submit
+from course_lib.grading import get_check
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,8 @@ def test_feedback_shows_the_judges_verdicts(tmp_path):
     assert message in html.unescape(mistaken)
     assert "CheckFailure" in mistaken
     honest = html.unescape((root / "feedback" / "z_victim" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
-    assert "\N{CHECK MARK} empirical_risk: 5 hidden case(s) agree with the reference" in honest
+    hidden = len(get_check("risk.empirical_risk").cases(True))
+    assert f"\N{CHECK MARK} empirical_risk: {hidden} hidden case(s) agree with the reference" in honest
     tampered = html.unescape((root / "feedback" / "a_tamper_tests" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
     assert "Notes from the autograder" in tampered and "'test_empirical_risk' was edited" in tampered
 

@@ -64,7 +64,7 @@ def test_no_network_in_the_sandbox():
     """a_network tries to send its notebook to a server listening on the grading machine's loopback."""
     ours = shared_class("ours")
     assert ours.connections == 0
-    assert ours.scores["a_network"] == BASELINE
+    assert ours.scores["a_network"] <= BASELINE  # importing socket: the judge cannot follow it, the later parts go to a person
     assert "BLOCKED" in open(ours.root / "autograded" / "a_network" / "01_risk" / "01_risk.ipynb").read()
 
 

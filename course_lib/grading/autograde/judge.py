@@ -26,7 +26,7 @@ import nbformat
 from course_lib import grading
 from course_lib.grading import delegation, sources
 from course_lib.grading.autograde import wire
-from course_lib.grading.autograde.plaintext import inert_markdown, plain_data, plain_text
+from course_lib.grading.autograde.plaintext import inert_markdown, plain_text
 from course_lib.grading.autograde.plan import CheckCall, Plan, PlannedCell
 from course_lib.grading.autograde.sandbox import Limits, Sandbox, SandboxError
 
@@ -368,8 +368,11 @@ def _judge_cell(judge: Judge, pc: PlannedCell, reports: dict[CheckCall, list[Any
                     f"its answers were not accepted either: {test['reason']}")
         reason = f"{message} ({compared})"
         kind = "delegated" if verdict.reached else "review"
-        return {"score": 0.0, "reason": reason, "abnormal": kind, "needs_review": kind == "review",
-                "uses": tuple(verdict.reached), "outputs": [_failure(reason)]}
+        # a cell that never reported (tampering, a crash) stays marked so: that is the first thing to know
+        abnormal = test["abnormal"] if test["abnormal"] in ("silent", "garbled", "stopped") else kind
+        return {"score": 0.0, "reason": reason, "abnormal": abnormal, "needs_review": kind == "review",
+                "uses": tuple(verdict.reached), "outputs": [*test["outputs"][-1:], _failure(reason)]
+                if test["abnormal"] else [_failure(reason)]}
     return test
 
 

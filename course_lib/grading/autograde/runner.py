@@ -416,7 +416,7 @@ class Run:
             notebooks.append(NotebookGrades(result.plan.notebook, grades, unanswered))
             problems += [p for p in [*result.plan.notes, *result.problems] if p not in problems]
             problems += [f"test cell {t.grade_id!r}: {t.reason}" for t in result.tests
-                         if t.abnormal in ("delegated", "review") and t.reason]
+                         if (t.abnormal == "delegated" or t.needs_review) and t.reason]
             target = out_folder / f"{result.plan.notebook}.ipynb"
             partial = target.with_name(f".{target.name}.partial")
             try:
