@@ -1,6 +1,7 @@
 """Grading: the checks behind every exercise, and the instructor's tools around nbgrader.
 
-What a student's notebook uses is cheap to import (no nbgrader, no matplotlib)::
+Names load on first use: what a student's notebook uses imports torch but no nbgrader or
+matplotlib, and the ``course`` command starts without either::
 
     from course_lib.grading import check
     check("risk.empirical_risk", empirical_risk)               # visible cases
@@ -19,16 +20,7 @@ What a student's notebook uses is cheap to import (no nbgrader, no matplotlib)::
 
 from __future__ import annotations
 
-from .answers import (
-    Raised,
-    attempt,
-    compare_answers,
-    evaluate,
-    judge_answers,
-    passed_message,
-)
-from .registry import Case, Check, Mistake, get_check, register, registered_checks
-from .student import CheckFailure, check, set_reporter
+from typing import Any
 
 __all__ = [
     "Case",
@@ -47,3 +39,24 @@ __all__ = [
     "passed_message",
     "set_reporter",
 ]
+
+_HOMES = {
+    **dict.fromkeys(["Raised", "attempt", "compare_answers", "evaluate", "judge_answers", "passed_message"], "answers"),
+    **dict.fromkeys(["Case", "Check", "Mistake", "get_check", "register", "registered_checks"], "registry"),
+    **dict.fromkeys(["CheckFailure", "check", "set_reporter"], "student"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that the `course` command answers bad input without importing torch first.
+    if name in _HOMES:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
