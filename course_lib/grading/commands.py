@@ -12,7 +12,7 @@ import csv
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from course_lib.grading.course import Course
 from course_lib.grading.errors import CourseError
@@ -41,30 +41,38 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
         from course_lib.grading.autograde.sandbox import SandboxError, sandbox_kind
 
         try:
-            sandbox_kind(args.sandbox)
+            kind = sandbox_kind(args.sandbox)
         except SandboxError as err:
             raise CourseError(str(err)) from None
-    for assignment in assignments:
-        # Registers the source's test cells and points in the gradebook (and rewrites the
-        # identical release): grading always uses the tests of the current source notebooks.
-        course.release(assignment)
-    if args.stock:
-        return _autograde_stock(course, work, quiet=args.quiet)
-    from course_lib.grading.autograde import Limits, Run, SandboxError
+        if kind == "none" and args.sandbox == "auto":
+            print("course: warning: bubblewrap (bwrap) is not installed, so student code runs without a sandbox "
+                  "(the judge still decides every point); apt-get install bubblewrap", file=sys.stderr)
+    from tqdm import tqdm
 
-    jobs = args.jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    timeout = course.config.Execute.get("timeout", 120) if "Execute" in course.config else 120
-    limits = Limits(cell_seconds=args.cell_timeout or float(timeout or 120), notebook_seconds=args.notebook_timeout,
-                    memory_bytes=int(args.memory_mb) << 20)
-    try:
-        run = Run(course, jobs=jobs, sandbox=args.sandbox, limits=limits, force=args.force)
-    except SandboxError as err:
-        raise CourseError(str(err)) from None
-    if run.kind == "none" and args.sandbox == "auto":
-        print("course: warning: bubblewrap (bwrap) is not installed, so student code runs without a sandbox "
-              "(the judge still decides every point); apt-get install bubblewrap", file=sys.stderr)
-    report = run.execute(work, progress=not args.quiet)
-    _print_report(report)
+    # The bar shows at once; loading nbgrader, the checks and the sandboxes takes seconds.
+    with tqdm(total=len(work), desc="autograde", unit="submission", disable=args.quiet) as bar:
+        for assignment in assignments:
+            bar.set_postfix_str(f"registering {assignment}")
+            # Registers the source's test cells and points in the gradebook (and rewrites the
+            # identical release): grading always uses the tests of the current source notebooks.
+            course.release(assignment)
+        if args.stock:
+            outcomes = _autograde_stock(course, work, bar)
+            bar.close()
+            _print_outcomes(course, outcomes)
+            return 0
+        from course_lib.grading.autograde import Limits, Run, SandboxError
+
+        jobs = args.jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        timeout = course.config.Execute.get("timeout", 120) if "Execute" in course.config else 120
+        limits = Limits(cell_seconds=args.cell_timeout or float(timeout or 120), notebook_seconds=args.notebook_timeout,
+                        memory_bytes=int(args.memory_mb) << 20)
+        try:
+            run = Run(course, jobs=jobs, sandbox=args.sandbox, limits=limits, force=args.force)
+        except SandboxError as err:
+            raise CourseError(str(err)) from None
+        report = run.execute(work, progress=not args.quiet, bar=bar)
+    _print_report(course, report)
     if report.interrupted:
         print("course: interrupted; every submission listed above is saved, run the same command again to grade the rest",
               file=sys.stderr)
@@ -72,43 +80,59 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
-def _autograde_stock(course: Course, work: list[tuple[str, str, Path]], *, quiet: bool) -> int:
+def _autograde_stock(course: Course, work: list[tuple[str, str, Path]], bar: Any) -> list[Outcome]:
     """Stock nbgrader, one submission at a time in the student's own kernel (for comparisons)."""
-    from tqdm import tqdm
-
     outcomes = []
-    with tqdm(work, desc="autograde (stock nbgrader)", unit="submission", disable=quiet) as bar:
-        for assignment, student_id, folder in bar:
-            bar.set_postfix_str(f"{student_id}/{assignment}")
-            outcomes.append(course.autograde_one(assignment, student_id, folder))
-    _print_outcomes(outcomes)
-    return 0
+    bar.set_description("autograde (stock nbgrader)")
+    for assignment, student_id, folder in work:
+        bar.set_postfix_str(f"{student_id}/{assignment}")
+        outcomes.append(course.autograde_one(assignment, student_id, folder))
+        bar.update(1)
+    return outcomes
 
 
-def _print_outcomes(outcomes: list[Outcome], unchanged: int = 0) -> None:
-    """The summary table: one row per submission, then the count of graded and failed ones."""
-    if outcomes:
-        width = max(len("student"), *(len(o.student_id) for o in outcomes))
-        print(f"\n{'student':<{width}}  {'assignment':<16} {'score':>12}  status")
-        for o in sorted(outcomes, key=lambda o: (o.assignment, o.student_id)):
-            score = f"{o.score:g} / {o.max_score:g}" if o.ok else "-"
-            if not o.ok:
-                status = f"FAILED: {o.reason}"
-            elif o.problems:
-                status = "graded; " + "; ".join(o.problems)
-            else:
-                status = "graded"
-            print(f"{o.student_id:<{width}}  {o.assignment:<16} {score:>12}  {status}")
+def _print_outcomes(course: Course, outcomes: list[Outcome], unchanged: int = 0) -> None:
+    """The summary table: per submission the autograded points, the points that wait for a
+    person, and why points were lost; then the count of graded and failed ones."""
+    from course_lib.grading.results import load_results
+
+    graded = {(o.student_id, o.assignment) for o in outcomes if o.ok}
+    results = {(r.student_id, r.assignment): r
+               for r in (load_results(course, {a for _, a in graded}, only=graded) if graded else [])}
+    rows = []
+    for o in sorted(outcomes, key=lambda o: (o.assignment, o.student_id)):
+        result = results.get((o.student_id, o.assignment))
+        if not o.ok or result is None:
+            rows.append((o.student_id, o.assignment, "-", "-", f"FAILED: {o.reason}"))
+            continue
+        auto = f"{result.autograded:g} / {result.autograded_max:g}"
+        if result.awaiting_points:
+            hand = f"{result.awaiting_points:g} awaiting"
+        elif result.hand_max:
+            hand = f"{result.hand_graded:g} / {result.hand_max:g}"
+        else:
+            hand = "-"
+        reasons = result.reasons()
+        rows.append((o.student_id, o.assignment, auto, hand, "; ".join(["graded", *reasons])))
+    if rows:
+        header = ("student", "assignment", "autograded", "by hand", "status")
+        widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(4)]
+        print()
+        for row in [header, *rows]:
+            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:>{widths[3]}}  {row[4]}")
     failed = sum(not o.ok for o in outcomes)
     line = f"\n{len(outcomes) - failed} graded, {failed} failed"
     if unchanged:
         line += f", {unchanged} unchanged since last graded (skipped; --force regrades them)"
     print(line)
+    pending = sum(1 for r in results.values() if r.awaiting)
+    if pending:
+        print(f"{pending} submission(s) have answers awaiting hand-grading (nbgrader's Formgrader: `make formgrader`)")
 
 
-def _print_report(report: RunReport) -> None:
+def _print_report(course: Course, report: RunReport) -> None:
     outcomes = report.outcomes
-    _print_outcomes(outcomes, report.unchanged)
+    _print_outcomes(course, outcomes, report.unchanged)
     if outcomes:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(report.phases.items(), key=lambda kv: -kv[1]))
         print(f"{report.seconds:.1f} s with {report.workers} worker(s), sandbox: {report.sandbox}; summed over workers: {phases}")

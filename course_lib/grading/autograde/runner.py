@@ -11,6 +11,7 @@ stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -198,9 +199,17 @@ class Run:
 
     # ---- grading ------------------------------------------------------------------------------
 
-    def execute(self, work: Sequence[tuple[str, str, Path]], *, progress: bool = True) -> RunReport:
-        """Grade ``(assignment, student_id, folder)`` triples; every result is saved as soon as it is in."""
+    def execute(self, work: Sequence[tuple[str, str, Path]], *, progress: bool = True, bar: Any = None) -> RunReport:
+        """Grade ``(assignment, student_id, folder)`` triples; every result is saved as soon as it is in.
+
+        ``bar``: a progress bar (``tqdm``) already shown for the whole of ``work``, which
+        this run advances (unchanged submissions included); without it the run shows its own.
+        """
         from tqdm import tqdm
+
+        def stage(text: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(text)
 
         started = time.monotonic()
         report = RunReport(workers=self.jobs, sandbox=self.kind)
@@ -209,6 +218,7 @@ class Run:
         writer = GradebookWriter(self.course.coursedir.db_url, self.course.coursedir.course_id)
         try:
             graded_before = writer.graded()
+            stage("loading the checks")
             checks = sorted({f"course_lib.grading.checks.{c.split('.', 1)[0]}" for s in sources.values() for nb in s for c in nb.checks})
             base = JUDGE_VERSION.encode() + _course_lib_digest(checks)
             todo: "queue.Queue[Submission]" = queue.Queue()
@@ -218,6 +228,8 @@ class Run:
                 submission = self.read(assignment, student_id, folder, sources[assignment], base)
                 if not self.force and graded_before.get((student_id, assignment)) == submission.digest:
                     report.unchanged += 1
+                    if bar is not None:
+                        bar.update(1)
                     continue
                 todo.put(submission)
                 waiting.add((student_id, assignment))
@@ -231,13 +243,18 @@ class Run:
             workers: list[threading.Thread] = []
             report.workers = min(self.jobs, pending)
             try:
+                stage("starting the sandboxes")
                 first = self._first_sandbox(snapshot, preload)
                 phases["sandbox start"] = first.started_in
                 for i in range(report.workers):
                     workers.append(threading.Thread(target=self._work, args=(todo, done, snapshot, preload, first if i == 0 else None),
                                                     name=f"autograde-{i}", daemon=True))
                     workers[-1].start()
-                with tqdm(total=pending, desc="autograde", unit="submission", disable=not progress) as bar:
+                stage("grading")
+                own_bar = bar is None
+                if own_bar:
+                    bar = tqdm(total=pending, desc="autograde", unit="submission", disable=not progress)
+                try:
                     received = 0
                     while received < pending:
                         try:
@@ -256,6 +273,9 @@ class Run:
                         report.outcomes.append(outcome)
                         bar.set_postfix_str(f"{outcome.student_id}/{outcome.assignment}")
                         bar.update(1)
+                finally:
+                    if own_bar:
+                        bar.close()
                 for student_id, assignment in sorted(waiting):
                     report.outcomes.append(Outcome(student_id, assignment, ok=False, reason="not graded: every worker stopped"))
             except KeyboardInterrupt:
@@ -363,8 +383,9 @@ class Run:
         for result in graded.results:
             readable = result.plan.problem is None
             scores = {t.grade_id: t.score for t in result.tests}
-            cells = [c for c in result.notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
-            grades, unanswered = grades_of(cells, scores, readable=readable)
+            verdicts = {t.grade_id: dataclasses.asdict(t) for t in result.tests}
+            cells = [c for c in result.notebook.cells if c.cell_type in ("code", "markdown")]
+            grades, unanswered = grades_of(cells, scores, readable=readable, verdicts=verdicts)
             notebooks.append(NotebookGrades(result.plan.notebook, grades, unanswered))
             problems += [p for p in [*result.plan.notes, *result.problems] if p not in problems]
             target = out_folder / f"{result.plan.notebook}.ipynb"
