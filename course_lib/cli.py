@@ -56,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", required=True, help="output file")
     p.set_defaults(func=cmd_grades)
 
-    p = sub.add_parser("feedback", help="write HTML feedback for every graded submission")
+    p = sub.add_parser("feedback", help="write HTML feedback for every graded submission",
+                       description="One self-contained page per graded notebook under feedback/<student>/<assignment>/: "
+                                   "points and reasons per part, answers awaiting hand-grading marked as such, "
+                                   "formulas typeset offline.")
     p.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_feedback)
     return parser
 

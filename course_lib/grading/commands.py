@@ -153,14 +153,19 @@ def cmd_grades(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from course_lib.grading.feedback import write_feedback
+    from course_lib.grading.results import load_results
+
     assignments = course.assignments(args.assignment)
-    done = 0
-    with course.api.gradebook as gb:
-        graded = {(s.student.id, s.assignment.name) for a in assignments for s in gb.assignment_submissions(a)}
-    for student_id, assignment in sorted(graded, key=lambda t: (t[1], t[0])):
-        course.feedback(assignment, student_id)
-        done += 1
-    if not done:
+    results = load_results(course, assignments)
+    if not results:
         raise CourseError("no graded submissions yet: run `course autograde` first")
-    print(f"wrote feedback for {done} submission(s) under {course.coursedir.feedback_directory}/")
+    pending = 0
+    for result in tqdm(results, desc="feedback", unit="submission", disable=args.quiet):
+        write_feedback(course, result)
+        pending += result.awaiting
+    print(f"wrote feedback for {len(results)} submission(s) under {course.feedback_dir}/"
+          + (f"; {pending} of them have answers marked \"awaiting grading\"" if pending else ""))
     return 0
