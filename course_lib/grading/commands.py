@@ -20,7 +20,7 @@ from course_lib.grading.errors import CourseError
 if TYPE_CHECKING:
     from course_lib.grading.autograde.runner import Outcome, RunReport
 
-__all__ = ["cmd_release", "cmd_autograde", "cmd_grades", "cmd_feedback"]
+__all__ = ["cmd_release", "cmd_autograde", "cmd_grades", "cmd_collect", "cmd_feedback", "cmd_report"]
 
 
 def cmd_release(course: Course, args: argparse.Namespace) -> int:
@@ -139,16 +139,48 @@ def _print_report(course: Course, report: RunReport) -> None:
 
 
 def cmd_grades(course: Course, args: argparse.Namespace) -> int:
-    rows = course.grade_rows()
-    fields = ["student_id", "assignment", "score", "max_score", "needs_manual_grade", "status"]
     target = Path(args.csv)
     if not target.parent.is_dir():
         raise CourseError(f"cannot write {target}: folder {target.parent} does not exist")
+    if args.format != "plain":
+        from course_lib.grading.lms import read_roster, write_grades
+
+        roster = read_roster(Path(args.roster)) if args.roster else None
+        students, pending = write_grades(course, target, args.format, roster)
+        print(f"wrote {students} students' grades to {target} for {args.format.capitalize()}'s gradebook import")
+        if pending:
+            print(f"course: warning: {pending} submission(s) still have answers awaiting hand-grading; "
+                  "their grades leave those points out", file=sys.stderr)
+        return 0
+    rows = course.grade_rows()
+    fields = ["student_id", "assignment", "score", "max_score", "needs_manual_grade", "status"]
     with open(target, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {len(rows)} rows to {target}")
+    return 0
+
+
+def cmd_collect(course: Course, args: argparse.Namespace) -> int:
+    from course_lib.grading.lms import collect, read_roster, store_roster
+
+    roster = read_roster(Path(args.roster) if args.roster else course.root / "roster.csv")
+    if args.assignment is not None:
+        course.assignments([args.assignment])
+    report = collect(course, Path(args.archive), roster, args.assignment)
+    store_roster(course, roster)
+    print(f"{report.assignment}: {len(report.written)} notebook(s) from {len({s for s, _, _ in report.written})} student(s) "
+          f"into {course.submitted_dir.relative_to(course.root)}/ ({report.unchanged} unchanged); "
+          f"{len(roster.students)} roster students in the gradebook")
+    for note in report.notes:
+        print(f"  note: {note}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} file(s):")
+        for entry, reason in report.skipped:
+            print(f"  {entry}: {reason}")
+    if report.missing:
+        print(f"no notebook from {len(report.missing)} roster student(s): {', '.join(report.missing)}")
     return 0
 
 
@@ -168,4 +200,19 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
         pending += result.awaiting
     print(f"wrote feedback for {len(results)} submission(s) under {course.feedback_dir}/"
           + (f"; {pending} of them have answers marked \"awaiting grading\"" if pending else ""))
+    return 0
+
+
+def cmd_report(course: Course, args: argparse.Namespace) -> int:
+    from course_lib.grading.report import write_report
+
+    assignments = course.assignments(args.assignment)
+    out = Path(args.output) if args.output else course.root / "report"
+    if not 0 < args.similarity <= 1:
+        raise CourseError("--similarity must be between 0 and 1")
+    index, results, pairs = write_report(course, assignments, out, threshold=args.similarity)
+    flagged = sum(len(p) for p in pairs.values())
+    print(f"wrote {index} ({len(results)} submission(s); {sum(r.awaiting for r in results)} awaiting hand-grading, "
+          f"{sum(r.timed_out or r.crashed for r in results)} timed out or crashed, "
+          f"{flagged} pair(s) with nearly identical answer code)")
     return 0
