@@ -20,6 +20,8 @@ from course_lib.grading.commands import (
     cmd_grades,
     cmd_release,
     cmd_report,
+    cmd_validate,
+    cmd_workspace,
 )
 from course_lib.grading.course import CONFIG_NAME, Course, find_root, scripts_on_path
 from course_lib.grading.errors import CourseError
@@ -80,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "points and reasons per part, answers awaiting hand-grading marked as such, "
                                    "formulas typeset offline.")
     p.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_feedback)
 
@@ -93,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--similarity", type=float, default=0.8,
                    help="list pairs sharing at least this share of their answer code, both ways (default 0.8)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("workspace", help="copy new assignments from exercises/ into your own folder (never overwrites)",
+                       description="Copy every file of exercises/ that the workspace lacks; files already there are "
+                                   "never touched, so started work stays and new assignments appear. `make lab` runs it.")
+    p.add_argument("--folder", default="work", help="the workspace, relative to the course (default: work)")
+    p.set_defaults(func=cmd_workspace)
+
+    p = sub.add_parser("validate", help="run a notebook's visible tests and print every failure in full",
+                       description="Run the notebook as nbgrader's Validate button does; every failing test is printed "
+                                   "with its whole message. Exit status 0: passes; 1: a test fails; 2: not a notebook.")
+    p.add_argument("notebook", nargs="+", help="notebook file(s)")
+    p.set_defaults(func=cmd_validate)
     return parser
 
 

@@ -20,7 +20,8 @@ from course_lib.grading.errors import CourseError
 if TYPE_CHECKING:
     from course_lib.grading.autograde.runner import Outcome, RunReport
 
-__all__ = ["cmd_release", "cmd_autograde", "cmd_grades", "cmd_collect", "cmd_feedback", "cmd_report"]
+__all__ = ["cmd_release", "cmd_autograde", "cmd_grades", "cmd_collect", "cmd_feedback", "cmd_report", "cmd_workspace",
+           "cmd_validate"]
 
 
 def cmd_release(course: Course, args: argparse.Namespace) -> int:
@@ -191,9 +192,10 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
     from course_lib.grading.results import load_results
 
     assignments = course.assignments(args.assignment)
-    results = load_results(course, assignments)
+    results = [r for r in load_results(course, assignments) if not args.student or r.student_id in args.student]
     if not results:
-        raise CourseError("no graded submissions yet: run `course autograde` first")
+        raise CourseError("no graded submissions yet: run `course autograde` first"
+                          if not args.student else f"no graded submission of {', '.join(args.student)}")
     pending = 0
     for result in tqdm(results, desc="feedback", unit="submission", disable=args.quiet):
         write_feedback(course, result)
@@ -216,3 +218,31 @@ def cmd_report(course: Course, args: argparse.Namespace) -> int:
           f"{sum(r.timed_out or r.crashed for r in results)} timed out or crashed, "
           f"{flagged} pair(s) with nearly identical answer code)")
     return 0
+
+
+def cmd_workspace(course: Course, args: argparse.Namespace) -> int:
+    from course_lib.grading.workspace import fill_workspace
+
+    work = (course.root / args.folder).resolve()
+    release = course.release_dir.resolve()
+    if work == release or release in work.parents:
+        raise CourseError(f"the workspace {work} must not be inside {release}")
+    copied, kept = fill_workspace(release, work)
+    for rel in copied:
+        print(f"new: {work.name}/{rel}")
+    print(f"{work}: {len(copied)} file(s) copied from {release.name}/, {kept} already there and left as they are")
+    return 0
+
+
+def cmd_validate(course: Course, args: argparse.Namespace) -> int:
+    from course_lib.grading.workspace import validate_notebook
+
+    paths = [Path(p) for p in args.notebook]
+    for path in paths:
+        if not path.is_file() or path.suffix != ".ipynb":
+            raise CourseError(f"{path} is not a notebook file (.ipynb)")
+    passed = True
+    for path in paths:
+        print(f"validating {path} (runs every cell)...", flush=True)
+        passed = validate_notebook(path, course.config, sys.stdout) and passed
+    return 0 if passed else 1
