@@ -178,6 +178,7 @@ def run(
     seed: int = 0,
     label: str | None = None,
     diverge_threshold: float = 1e6,
+    engine: str = "torch",
     **hyperparameters: Any,
 ) -> Trajectory:
     r"""Optimize a 2-D landscape with ``optimizer_cls`` and record the path.
@@ -210,6 +211,12 @@ def run(
             themselves are deterministic).
         label: legend entry (default: the class name and hyperparameters).
         diverge_threshold: largest coordinate still counted as finite (default 1e6).
+        engine: ``"torch"`` (default) steps the optimizer object itself; ``"python"``
+            steps a plain-float replica of its update rule on the two coordinates (torch's
+            SGD, Adam, AdamW, RMSprop and Adagrad, on landscapes with a
+            :meth:`~course_lib.landscapes.Landscape.step_gradient`; no scheduler), the same
+            operations in the same order, about ten times faster; ``"auto"``: python where
+            it applies, else torch (what the widgets use).
         **hyperparameters: passed to the optimizer (``lr``, ``betas``, ``momentum``...).
 
     Returns:
@@ -247,11 +254,23 @@ def run(
         else:
             lr_function = scheduler
 
+    if engine not in ("torch", "python", "auto"):
+        raise ValueError(f"engine must be 'torch', 'python' or 'auto', got {engine!r}")
+    fast = None
+    if engine != "torch":
+        gradient = landscape.step_gradient(steps) if scheduler is None else None
+        rule = _python_rule(optimizer) if gradient is not None else None
+        if rule is not None and gradient is not None:
+            fast = _python_loop(rule, gradient, p.detach().tolist(), steps, diverge_threshold)
+        elif engine == "python":
+            raise ValueError(f"no plain-Python engine for {optimizer_cls.__name__} on the {landscape.name} landscape"
+                             + (" with a scheduler" if scheduler is not None else "") + "; use engine='torch'")
+
     step_parameters = inspect.signature(optimizer.step).parameters
     needs_closure = "closure" in step_parameters and step_parameters["closure"].default is inspect.Parameter.empty
     points = [p.detach().tolist()]
     diverged_at = None
-    for t in range(steps):
+    for t in range(steps if fast is None else 0):
         if lr_function is not None:
             lr = lr_function(t)
             for group in optimizer.param_groups:
@@ -270,6 +289,8 @@ def run(
             diverged_at = t + 1
             break
         points.append([x, y])
+    if fast is not None:
+        points, diverged_at = fast
     path = torch.full((steps + 1, 2), math.nan, dtype=torch.float64)
     path[: len(points)] = torch.tensor(points, dtype=torch.float64)
     with torch.no_grad():
@@ -289,6 +310,157 @@ def run(
         batch_size=batch_size,
         optimizer_cls=optimizer_cls,
     )
+
+
+# ---- the plain-float engine -------------------------------------------------------------------
+# torch's single-tensor update rules (torch 2.13, foreach=False), operation by operation, on the
+# two coordinates as Python floats: a 200-step run costs a millisecond or two instead of ~15.
+
+Rule = Callable[[list[float], list[float]], list[float]]
+
+
+def _sqrt(value: float) -> float:
+    return math.sqrt(value) if value >= 0 else math.nan
+
+
+def _lerp(start: float, end: float, weight: float) -> float:
+    """torch.lerp's two formulas (the one it picks depends on the weight)."""
+    return start + weight * (end - start) if abs(weight) < 0.5 else end - (end - start) * (1 - weight)
+
+
+def _sgd(group: dict[str, Any]) -> Rule:
+    lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+    weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+    buffers: list[float | None] = [None, None]
+
+    def step(params: list[float], grads: list[float]) -> list[float]:
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = -g if maximize else g
+            if weight_decay != 0:
+                g = g + weight_decay * p
+            if momentum != 0:
+                buf = buffers[i]
+                buf = g if buf is None else buf * momentum + (1 - dampening) * g
+                buffers[i] = buf
+                g = g + momentum * buf if nesterov else buf
+            out.append(p + -lr * g)
+        return out
+
+    return step
+
+
+def _adam(group: dict[str, Any], decoupled: bool) -> Rule:
+    lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+    weight_decay, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
+    m, v, v_max, t = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0]
+
+    def step(params: list[float], grads: list[float]) -> list[float]:
+        t[0] += 1
+        correction1, correction2 = 1 - beta1 ** t[0], 1 - beta2 ** t[0]
+        step_size, root2 = lr / correction1, correction2**0.5
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = -g if maximize else g
+            if weight_decay != 0:
+                if decoupled:
+                    p = p * (1 - lr * weight_decay)
+                else:
+                    g = g + weight_decay * p
+            m[i] = _lerp(m[i], g, 1 - beta1)
+            v[i] = v[i] * beta2 + (1 - beta2) * g * g
+            second = v[i]
+            if amsgrad:
+                v_max[i] = second = max(v_max[i], v[i]) if not math.isnan(v[i]) else v[i]
+            out.append(p + -step_size * m[i] / (_sqrt(second) / root2 + eps))
+        return out
+
+    return step
+
+
+def _rmsprop(group: dict[str, Any]) -> Rule:
+    lr, alpha, eps, weight_decay = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
+    momentum, centered, maximize = group["momentum"], group["centered"], group["maximize"]
+    square, mean, buffer = [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]
+
+    def step(params: list[float], grads: list[float]) -> list[float]:
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = -g if maximize else g
+            if weight_decay != 0:
+                g = g + weight_decay * p
+            square[i] = square[i] * alpha + (1 - alpha) * g * g
+            if centered:
+                mean[i] = _lerp(mean[i], g, 1 - alpha)
+                denom = _sqrt(square[i] + -1 * mean[i] * mean[i]) + eps
+            else:
+                denom = _sqrt(square[i]) + eps
+            if momentum > 0:
+                buffer[i] = buffer[i] * momentum + g / denom
+                out.append(p + -lr * buffer[i])
+            else:
+                out.append(p + -lr * g / denom)
+        return out
+
+    return step
+
+
+def _adagrad(group: dict[str, Any]) -> Rule:
+    lr, lr_decay, weight_decay, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
+    maximize = group["maximize"]
+    total = [float(group["initial_accumulator_value"])] * 2
+    t = [0.0]
+
+    def step(params: list[float], grads: list[float]) -> list[float]:
+        t[0] += 1
+        decayed = lr / (1 + (t[0] - 1) * lr_decay)
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = -g if maximize else g
+            if weight_decay != 0:
+                g = g + weight_decay * p
+            total[i] = total[i] + g * g
+            out.append(p + -decayed * g / (_sqrt(total[i]) + eps))
+        return out
+
+    return step
+
+
+def _python_rule(optimizer: Optimizer) -> Rule | None:
+    """A plain-float replica of ``optimizer``'s step on its one (2,) parameter, or None
+    (another class, or a hyperparameter the replica does not cover)."""
+    group = optimizer.param_groups[0]
+    if any(group.get(name) for name in ("capturable", "differentiable", "fused")):
+        return None
+    if any(isinstance(value, torch.Tensor) for key, value in group.items() if key != "params"):
+        return None
+    kind = type(optimizer)
+    if kind is torch.optim.SGD:
+        return _sgd(group)
+    if kind in (torch.optim.Adam, torch.optim.AdamW):
+        return _adam(group, decoupled=bool(group.get("decoupled_weight_decay", kind is torch.optim.AdamW)))
+    if kind is torch.optim.RMSprop:
+        return _rmsprop(group)
+    if kind is torch.optim.Adagrad:
+        return _adagrad(group)
+    return None
+
+
+def _python_loop(rule: Rule, gradient: Callable[[float, float, int], tuple[float, float]], start: list[float],
+                 steps: int, threshold: float) -> tuple[list[list[float]], int | None]:
+    """The iterates of :func:`run`'s loop, on floats; stops where it diverges, as :func:`run` does."""
+    point = start
+    points = [point]
+    for t in range(steps):
+        try:
+            point = rule(point, list(gradient(point[0], point[1], t)))
+        except (OverflowError, ZeroDivisionError):
+            return points, t + 1
+        x, y = point
+        if not (abs(x) <= threshold and abs(y) <= threshold):  # also catches nan
+            return points, t + 1
+        points.append(point)
+    return points, None
 
 
 def _resolve_vary(optimizer_cls: type[Optimizer], vary: str) -> str:

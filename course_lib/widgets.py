@@ -151,13 +151,13 @@ class TrajectoryExplorer:
     slider sets the analogous average: ``alpha`` of RMSprop, ``rho`` of Adadelta.
     "Pin path" keeps the current path as a faint line to compare the next ones with.
 
-    Every change calls :meth:`update`: it re-runs :func:`course_lib.trajectories.run`,
-    moves the existing artists with ``set_data`` and redraws. The contours, axes and
-    pinned paths are drawn once into a cached background (Agg ``copy_from_bbox``);
-    an update restores it and draws only the moving artists, unless the loss axis
-    needs new limits (they snap to whole decades and change only when the curve leaves
-    them or fills less than 30 % of them) or the landscape changed, which redraw
-    everything.
+    Every change calls :meth:`update`: it re-runs :func:`course_lib.trajectories.run`
+    (on its plain-float engine for torch's optimizers, ``engine="auto"``), moves the
+    existing artists with ``set_data`` and redraws. The contour panel and pinned paths
+    are drawn once into a cached background (Agg ``copy_from_bbox``); an update restores
+    it and draws only the loss panel and the moving artists. The loss axis snaps to whole
+    decades and changes limits only when the curve leaves them or fills less than 30 %
+    of them, so the picture holds still; a new landscape or pin redraws everything.
 
     Args:
         landscape: a landscape (added to the menu under its name), or a name from
@@ -189,7 +189,9 @@ class TrajectoryExplorer:
         error: the message of the last failed update, or None.
         status: the ``ipywidgets.HTML`` status line.
         image: the ``ipywidgets.Image`` that shows the figure.
-        full_redraws: how many updates redrew the whole figure (the others blitted).
+        full_redraws: how many updates redrew the whole figure, contours included.
+        loss_redraws: how many redrew the loss axes (new limits); the others only moved the
+            path and the curve over the cached background.
 
     Example:
         >>> explorer = TrajectoryExplorer("quadratic", optimizer="SGD", lr=0.5, momentum=0.9)
@@ -242,6 +244,8 @@ class TrajectoryExplorer:
         self.error: str | None = None
         self.pinned: list[tuple[Trajectory, PathArtists, Any]] = []
         self.full_redraws = 0
+        self.loss_redraws = 0
+        self._panels = None
         self._background = None
         self._loss_limits: tuple[Any, ...] | None = None
         self._quiet = False
@@ -320,19 +324,35 @@ class TrajectoryExplorer:
             self.path_artists = plot_path(torch.full((1, 2), math.nan), self.ax, color=PATH_COLORS[0], zorder=5)
         for artist in self._moving_artists():
             artist.set_animated(True)
-        self._background = None
+        self._panels = self._background = None
 
     def _moving_artists(self) -> list[Any]:
         a = self.path_artists
         return [a.line, a.start, a.end, a.note, self.loss_line]
 
-    def _render(self, full: bool) -> None:
-        """Draw the figure into the image: blit the moving artists onto the cached background."""
+    def _render(self, full: bool, new_loss_limits: bool = False) -> None:
+        """Draw the figure into the image: the moving artists onto a cached background.
+
+        Two backgrounds are cached: the contour panel with an empty loss panel (redrawn
+        only for a new landscape or pin), and that plus the loss axes (redrawn, from the
+        first, when the loss axis gets new limits), so no update draws the contours again.
+        """
         canvas = self.figure.canvas
-        if full or self._background is None:
-            canvas.draw()  # animated (moving) artists are left out of this draw
-            self._background = canvas.copy_from_bbox(self.figure.bbox)
+        if full or self._panels is None:
+            # animated (moving) artists are left out of this draw, and so is the loss panel
+            self.loss_ax.set_visible(False)
+            try:
+                canvas.draw()
+            finally:
+                self.loss_ax.set_visible(True)
+            self._panels = canvas.copy_from_bbox(self.figure.bbox)
             self.full_redraws += 1
+            new_loss_limits = True
+        if new_loss_limits or self._background is None:
+            canvas.restore_region(self._panels)
+            self.figure.draw_artist(self.loss_ax)
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self.loss_redraws += 1
         else:
             canvas.restore_region(self._background)
         for artist in self._moving_artists():
@@ -360,8 +380,8 @@ class TrajectoryExplorer:
 
     def _keeps_loss_limits(self, target: tuple[Any, ...]) -> bool:
         """Whether the current loss axis still fits: same scale and steps, the new
-        range inside the old one and filling at least 30 % of it. This hysteresis
-        keeps most updates on the fast (blitting) path."""
+        range inside the old one and filling at least 30 % of it. This hysteresis keeps
+        the axis from jumping as a slider moves."""
         if self._loss_limits is None:
             return False
         scale, (low, high), xlim = self._loss_limits
@@ -475,7 +495,7 @@ class TrajectoryExplorer:
         batch_size = None if c["batch_size"].disabled else (c["batch_size"].value or None)
         return run(self.optimizer_cls, self.landscape, steps=int(c["steps"].value),
                    start=(float(c["start_x"].value), float(c["start_y"].value)),
-                   batch_size=batch_size, **self.hyperparameters())
+                   batch_size=batch_size, engine="auto", **self.hyperparameters())
 
     def update(self, *, full_redraw: bool = False) -> Trajectory | None:
         """Re-run the optimizer with the current controls and redraw; returns the new run.
@@ -504,14 +524,14 @@ class TrajectoryExplorer:
         finite = losses if cut is None else losses[:cut]
         self.loss_line.set_data(np.arange(finite.size), finite)
         limits = self._target_loss_limits()
-        if not self._keeps_loss_limits(limits):
+        new_limits = not self._keeps_loss_limits(limits)
+        if new_limits:
             self.loss_ax.set_yscale(limits[0])
             self.loss_ax.set_ylim(*limits[1])
             self.loss_ax.set_xlim(*limits[2])
             self._loss_limits = limits
-            full_redraw = True
         self.status.value = self._describe(trajectory)
-        self._render(full_redraw)
+        self._render(full_redraw, new_limits)
 
     def _describe(self, trajectory: Trajectory) -> str:
         call = _call_text(self.controls["optimizer"].value, trajectory.hyperparameters)

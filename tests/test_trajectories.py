@@ -306,3 +306,56 @@ def test_fit_limits_hold_the_window_and_the_paths():
     huge = tr.run(torch.optim.SGD, landscape, steps=30, lr=2.5)  # diverges: capped, not followed
     (_, _), (y0, y1) = tr.fit_limits([huge], landscape, margin=0.0)
     assert y0 >= -9.0 and y1 <= 9.0
+
+
+# ---- the plain-float engine of the widgets ------------------------------------------------------
+
+PYTHON_CASES = [c for c in CASES if c[0] in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW,
+                                              torch.optim.RMSprop, torch.optim.Adagrad)] + [
+    (torch.optim.SGD, {"lr": 0.1, "maximize": True}, lambda: ls.Saddle(), "SGD ascending"),
+    (torch.optim.Adam, {"lr": 0.05, "weight_decay": 0.2, "betas": (0.3, 0.9)}, ls.LocalMinima, "Adam with L2, lerp's other formula"),
+    (torch.optim.Adam, {"lr": 0.05, "weight_decay": 0.2, "decoupled_weight_decay": True}, ls.LocalMinima, "Adam decoupled"),
+    (torch.optim.RMSprop, {"lr": 0.01, "weight_decay": 0.1, "maximize": False}, ls.Rosenbrock, "RMSprop with L2"),
+    (torch.optim.Adagrad, {"lr": 0.5, "lr_decay": 0.05, "initial_accumulator_value": 0.3, "weight_decay": 0.01},
+     lambda: ls.LinearRegressionLoss(feature_shift=1.0), "Adagrad with decay and a start value"),
+]
+
+
+@pytest.mark.parametrize("optimizer_cls, kwargs, make, desc", PYTHON_CASES, ids=[c[-1] for c in PYTHON_CASES])
+def test_python_engine_equals_the_hand_written_loop(optimizer_cls, kwargs, make, desc):
+    landscape = make()
+    fast = tr.run(optimizer_cls, landscape, steps=STEPS, engine="python", **kwargs)
+    expected = hand_loop(optimizer_cls, lambda p, t: landscape(p), landscape.start, **kwargs)
+    assert_close(fast.path, expected)
+    # the same operations in the same order: only rounding apart (torch's kernels may fuse a multiply-add)
+    assert_close(fast.path, tr.run(optimizer_cls, landscape, steps=STEPS, **kwargs).path, rtol=1e-9, atol=1e-9)
+    assert (fast.path[-1] - fast.path[0]).norm() > 1e-3, f"{desc}: the run did not move"
+
+
+@pytest.mark.parametrize("landscape", [
+    pytest.param(ls.LinearRegressionLoss(batch_size=8, batch_seed=2), id="mini-batches"),
+    pytest.param(ls.Rosenbrock().with_noise(3.0, seed=1), id="gradient noise"),
+])
+def test_python_engine_follows_the_stochastic_landscapes(landscape):
+    torch_run = tr.run(torch.optim.Adam, landscape, steps=STEPS, lr=0.05)
+    fast = tr.run(torch.optim.Adam, landscape, steps=STEPS, lr=0.05, engine="python")
+    assert_close(fast.path, torch_run.path, rtol=1e-10, atol=1e-10)
+
+
+def test_python_engine_diverges_where_torch_does():
+    landscape = ls.Quadratic(10.0)
+    slow, fast = (tr.run(torch.optim.SGD, landscape, steps=200, lr=2.5, engine=e) for e in ("torch", "python"))
+    assert slow.diverged and fast.diverged_at == slow.diverged_at
+    assert torch.equal(torch.isnan(fast.path), torch.isnan(slow.path))
+
+
+def test_auto_engine_falls_back_and_python_refuses_what_it_cannot_replicate():
+    landscape = ls.Quadratic(4.0)
+    auto = tr.run(torch.optim.Adadelta, landscape, steps=20, lr=1.0, engine="auto")
+    assert torch.equal(auto.path, tr.run(torch.optim.Adadelta, landscape, steps=20, lr=1.0).path)
+    with pytest.raises(ValueError, match="no plain-Python engine for Adadelta"):
+        tr.run(torch.optim.Adadelta, landscape, steps=20, lr=1.0, engine="python")
+    with pytest.raises(ValueError, match="with a scheduler"):
+        tr.run(torch.optim.SGD, landscape, steps=20, lr=0.1, scheduler=lambda t: 0.1, engine="python")
+    with pytest.raises(ValueError, match="Invalid learning rate"):  # torch's own check still runs
+        tr.run(torch.optim.Adam, landscape, steps=20, lr=-1.0, engine="python")

@@ -93,16 +93,20 @@ def test_blitted_update_equals_a_full_redraw(explorer):
     assert explorer.image.value == blitted
 
 
-def test_small_changes_blit_and_a_new_loss_range_redraws(explorer):
-    before = explorer.full_redraws
+def test_small_changes_blit_and_a_new_loss_range_redraws_only_the_loss_axes(explorer):
+    full, loss = explorer.full_redraws, explorer.loss_redraws
     for lr in (0.04, 0.06, 0.08):
         explorer.controls["lr"].value = lr
-    assert explorer.full_redraws == before
+    assert (explorer.full_redraws, explorer.loss_redraws) == (full, loss)
     explorer.controls["steps"].value = 120  # the loss axis needs a new step range
-    assert explorer.full_redraws == before + 1 and explorer.loss_ax.get_xlim() == (0.0, 120.0)
+    assert (explorer.full_redraws, explorer.loss_redraws) == (full, loss + 1)
+    assert explorer.loss_ax.get_xlim() == (0.0, 120.0)
     low, high = explorer.loss_ax.get_ylim()
     losses = explorer.trajectory.losses
     assert low <= float(losses.min()) and float(losses.max()) <= high
+    redrawn_axes = explorer.image.value
+    explorer.update(full_redraw=True)  # the contours too: the same picture
+    assert explorer.image.value == redrawn_axes and explorer.full_redraws == full + 1
 
 
 def test_optimizer_menu_switches_the_controls(explorer):
