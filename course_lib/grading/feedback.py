@@ -117,7 +117,6 @@ def render_feedback(result: SubmissionResult, notebook: str, nb: Any | None) -> 
     parts = [p for p in result.parts if p.notebook == notebook]
     by_id = {p.grade_id: p for p in parts}
     auto = sum(p.score or 0.0 for p in parts if p.kind == "test" and not p.awaiting)
-    auto_max = sum(p.points for p in parts if p.kind == "test")
     hand = sum(p.score or 0.0 for p in parts if p.kind != "test" and not p.awaiting)
     waiting = sum(p.points for p in parts if p.awaiting)
     total_max = sum(p.points for p in parts)
@@ -130,7 +129,7 @@ def render_feedback(result: SubmissionResult, notebook: str, nb: Any | None) -> 
     who = escape(result.name) + (f" ({escape(result.student_id)})" if result.name != result.student_id else "")
     body = [f"<h1>{escape(result.assignment)}: feedback</h1>",
             f'<p class="sub">{who} &middot; notebook {escape(notebook)}.ipynb</p>',
-            f"<p>{total} Autograded: {auto:g} / {auto_max:g}.</p>",
+            f"<p>{total}</p>",
             "<h2>Parts</h2>",
             '<table class="parts"><tr><th>part</th><th>graded</th><th class="num">points</th><th>result</th></tr>',
             *(_part_row(p) for p in parts), "</table>"]

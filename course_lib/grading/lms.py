@@ -38,13 +38,15 @@ summary.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import functools
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from course_lib.grading.errors import CourseError
 
@@ -149,7 +151,7 @@ class _Candidate:
     copy: int
     submission: int
     late: bool
-    read: object
+    read: Callable[[], bytes]
     renamed_from: str | None
 
 
@@ -168,18 +170,23 @@ class CollectReport:
     """Student ids of the roster with no notebook in the archive."""
 
 
-def _entries(archive: Path) -> Iterator[tuple[str, int, dt.datetime, object]]:
-    """``(relative name, size, time, read())`` of every file of a zip archive or a folder."""
+@contextlib.contextmanager
+def _entries(archive: Path) -> Iterator[list[tuple[str, int, dt.datetime, Callable[[], bytes]]]]:
+    """``(relative name, size, time, read)`` of every file of a zip archive or a folder."""
     if archive.is_dir():
+        found = []
         for path in sorted(p for p in archive.rglob("*") if p.is_file()):
             stat = path.stat()
-            yield path.relative_to(archive).as_posix(), stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime), path.read_bytes
+            found.append((path.relative_to(archive).as_posix(), stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime),
+                          path.read_bytes))
+        yield found
         return
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as err:
         raise CourseError(f"{archive} is neither a zip archive nor a folder ({err})") from None
     with zf:
+        found = []
         for info in zf.infolist():
             if info.is_dir():
                 continue
@@ -187,7 +194,8 @@ def _entries(archive: Path) -> Iterator[tuple[str, int, dt.datetime, object]]:
                 when = dt.datetime(*info.date_time)
             except ValueError:
                 when = dt.datetime.min
-            yield info.filename, info.file_size, when, (lambda info=info: zf.read(info))
+            found.append((info.filename, info.file_size, when, functools.partial(zf.read, info)))
+        yield found
 
 
 def _parse(name: str, roster: Roster) -> tuple[RosterEntry | None, str, dict[str, object], str | None]:
@@ -238,7 +246,12 @@ def collect(course: Course, archive: Path, roster: Roster, assignment: str | Non
         raise CourseError(f"no archive at {archive}")
     known = course.assignments()
     notebooks = {a: course.notebooks(a) for a in known}
-    entries = list(_entries(archive))
+    with _entries(archive) as entries:
+        return _collect(course, archive, entries, roster, assignment, known, notebooks)
+
+
+def _collect(course: Course, archive: Path, entries: list[tuple[str, int, dt.datetime, Callable[[], bytes]]],
+             roster: Roster, assignment: str | None, known: list[str], notebooks: dict[str, list[str]]) -> CollectReport:
     if assignment is None:
         named = set()
         for name, *_ in entries:
@@ -285,7 +298,7 @@ def collect(course: Course, archive: Path, roster: Roster, assignment: str | Non
             report.notes.append(f"{student_id}: {notebook}.ipynb was submitted late")
         folder = course.submitted_dir / student_id / assignment
         target = folder / f"{notebook}.ipynb"
-        data = newest.read()  # type: ignore[operator]
+        data = newest.read()
         folder.mkdir(parents=True, exist_ok=True)
         if target.is_file() and target.read_bytes() == data:
             report.unchanged += 1

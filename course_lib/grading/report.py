@@ -242,25 +242,19 @@ def _assignment_section(course: Course, assignment: str, results: list[Submissio
     html.append("<h3>Submissions to look at</h3>")
     attention = []
     for r in results:
-        why = []
-        if r.timed_out:
-            why.append("timed out")
-        if r.crashed:
-            why.append("crashed")
-        if r.flagged:
-            why.append("flagged by the judge")
-        if r.awaiting:
-            why.append("awaiting hand-grading: " + ", ".join(p.label for p in r.parts if p.awaiting))
+        why = [w for w, flag in (("timed out", r.timed_out), ("crashed", r.crashed), ("flagged by the judge", r.flagged)) if flag]
         if why:
-            detail = "; ".join(r.problems)
             attention.append(f'<tr><td>{_feedback_link(course, out, r)}</td><td>{escape(r.name)}</td>'
-                             f'<td>{escape("; ".join(why))}</td><td>{escape(detail)}</td></tr>')
+                             f'<td>{escape("; ".join(why))}</td><td>{escape("; ".join(r.reasons()))}</td></tr>')
     counts = (f"{sum(r.timed_out for r in results)} timed out, {sum(r.crashed for r in results)} crashed, "
-              f"{sum(r.flagged for r in results)} flagged, {sum(r.awaiting for r in results)} awaiting hand-grading.")
+              f"{sum(r.flagged for r in results)} flagged by the judge.")
     html.append(f"<p>{counts}</p>")
     if attention:
         html += ['<table><tr><th>student</th><th>name</th><th>why</th><th>what the autograder noticed</th></tr>',
                  *attention, "</table>"]
+    waiting = [r for r in results if r.awaiting]
+    html.append(f"<p>Awaiting hand-grading ({len(waiting)}; grade them in the Formgrader)"
+                + (": " + ", ".join(_feedback_link(course, out, r) for r in waiting) if waiting else "") + ".</p>")
 
     html.append("<h3>Nearly identical answer code</h3>")
     if pairs:
