@@ -8,11 +8,12 @@ user can fix.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from course_lib.grading.course import Course
 from course_lib.grading.errors import CourseError
@@ -50,8 +51,10 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
                   "(the judge still decides every point); apt-get install bubblewrap", file=sys.stderr)
     from tqdm import tqdm
 
-    # The bar shows at once; loading nbgrader, the checks and the sandboxes takes seconds.
-    with tqdm(total=len(work), desc="autograde", unit="submission", disable=args.quiet) as bar:
+    # The bar shows at once (on a terminal; None: not when stderr is a pipe or a file), while
+    # loading nbgrader, the checks and the sandboxes takes seconds.
+    with tqdm(total=len(work), desc="autograde", unit="submission", disable=True if args.quiet else None) as bar, \
+            _erased_on_error(bar):
         for assignment in assignments:
             bar.set_postfix_str(f"registering {assignment}")
             # Registers the source's test cells and points in the gradebook (and rewrites the
@@ -79,6 +82,16 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     return 0
+
+
+@contextlib.contextmanager
+def _erased_on_error(bar: Any) -> Iterator[None]:
+    """A bar that stops on an error disappears, so the error stays one line."""
+    try:
+        yield
+    except CourseError:
+        bar.leave = False
+        raise
 
 
 def _autograde_stock(course: Course, work: list[tuple[str, str, Path]], bar: Any) -> list[Outcome]:
@@ -197,7 +210,7 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
         raise CourseError("no graded submissions yet: run `course autograde` first"
                           if not args.student else f"no graded submission of {', '.join(args.student)}")
     pending = 0
-    for result in tqdm(results, desc="feedback", unit="submission", disable=args.quiet):
+    for result in tqdm(results, desc="feedback", unit="submission", disable=True if args.quiet else None):
         write_feedback(course, result)
         pending += result.awaiting
     print(f"wrote feedback for {len(results)} submission(s) under {course.feedback_dir}/"
