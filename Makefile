@@ -20,7 +20,7 @@ setup: $(STAMP)
 
 # torch is installed first, pinned by constraints.txt: the package itself only asks for a
 # range, and on a CPU-only machine an unpinned resolve would pull several GB of CUDA wheels.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt lab/course_lib.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'

@@ -256,6 +256,6 @@ def cmd_validate(course: Course, args: argparse.Namespace) -> int:
             raise CourseError(f"{path} is not a notebook file (.ipynb)")
     passed = True
     for path in paths:
-        print(f"validating {path} (runs every cell)...", flush=True)
+        print(f"validating {path}: running every cell", flush=True)
         passed = validate_notebook(path, course.config, sys.stdout) and passed
     return 0 if passed else 1
