@@ -393,6 +393,13 @@ def test_a_hand_grade_survives_a_forced_regrade_and_reaches_feedback_and_canvas(
             expected += 1.5
         assert float(row[5]) == expected, (s.student_id, row)
 
+    target = week.root.parent / "moodle.csv"
+    course("grades", "--csv", str(target), "--format", "moodle", root=week.root)
+    with open(target, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["First name", "Last name", "ID number", "Email address", ASSIGNMENT] and len(rows) == 31
+    assert ["Ada", week.student("s01").last, "s01", "s01@example.edu", "13.5"] in rows
+
 
 # ---- in the browser --------------------------------------------------------------------------------
 

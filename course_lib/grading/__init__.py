@@ -15,6 +15,14 @@ matplotlib, and the ``course`` command starts without either::
 * :mod:`~course_lib.grading.checks`: the checks of each assignment.
 * :mod:`~course_lib.grading.autograde`: the judge, the sandbox and the parallel run.
 * :mod:`~course_lib.grading.course`: the course folder and nbgrader's API over it.
+* :mod:`~course_lib.grading.results`: what grading recorded, read back part by part.
+* :mod:`~course_lib.grading.feedback`, :mod:`~course_lib.grading.report`: the student's
+  feedback pages and the instructor's class report (:mod:`~course_lib.grading.pages`:
+  their offline HTML).
+* :mod:`~course_lib.grading.lms`: Canvas and Moodle archives in, gradebook CSVs out.
+* :mod:`~course_lib.grading.formgrader`: the Jupyter server extension that routes the
+  Formgrader's actions through the course's commands.
+* :mod:`~course_lib.grading.workspace`: the student's own copies, and validating a notebook.
 * :mod:`~course_lib.grading.commands`: what each ``course`` command does.
 """
 
