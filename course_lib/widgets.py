@@ -23,6 +23,7 @@ works as before.
 from __future__ import annotations
 
 import ast
+import collections
 import functools
 import html
 import inspect
@@ -190,8 +191,9 @@ class TrajectoryExplorer:
         status: the ``ipywidgets.HTML`` status line.
         image: the ``ipywidgets.Image`` that shows the figure.
         full_redraws: how many updates redrew the whole figure, contours included.
-        loss_redraws: how many redrew the loss axes (new limits); the others only moved the
-            path and the curve over the cached background.
+        loss_redraws: how many drew the loss axes for new limits (the pictures of the last
+            :attr:`LOSS_BACKGROUNDS` limits are kept); the others only moved the path and
+            the curve over a cached background.
 
     Example:
         >>> explorer = TrajectoryExplorer("quadratic", optimizer="SGD", lr=0.5, momentum=0.9)
@@ -203,6 +205,8 @@ class TrajectoryExplorer:
     SECOND_AVERAGE_NAMES = ("alpha", "rho")
     #: The loss axis spans at most this many decades below its top.
     LOSS_DECADES = 10
+    #: Pictures of the loss axes kept, for the most recent limits (about 0.9 MB each at the default size).
+    LOSS_BACKGROUNDS = 8
 
     def __init__(
         self,
@@ -247,6 +251,7 @@ class TrajectoryExplorer:
         self.loss_redraws = 0
         self._panels = None
         self._background = None
+        self._loss_backgrounds: collections.OrderedDict[Any, Any] = collections.OrderedDict()
         self._loss_limits: tuple[Any, ...] | None = None
         self._quiet = False
         start = tuple(self.landscape.start if start is None else start)
@@ -346,15 +351,22 @@ class TrajectoryExplorer:
             finally:
                 self.loss_ax.set_visible(True)
             self._panels = canvas.copy_from_bbox(self.figure.bbox)
+            self._loss_backgrounds.clear()
             self.full_redraws += 1
             new_loss_limits = True
         if new_loss_limits or self._background is None:
-            canvas.restore_region(self._panels)
-            self.figure.draw_artist(self.loss_ax)
-            self._background = canvas.copy_from_bbox(self.figure.bbox)
-            self.loss_redraws += 1
-        else:
-            canvas.restore_region(self._background)
+            # a slider moved back and forth returns to the same limits: their picture is kept
+            key = self._loss_limits
+            self._background = self._loss_backgrounds.pop(key, None)
+            if self._background is None:
+                canvas.restore_region(self._panels)
+                self.figure.draw_artist(self.loss_ax)
+                self._background = canvas.copy_from_bbox(self.figure.bbox)
+                self.loss_redraws += 1
+            self._loss_backgrounds[key] = self._background
+            while len(self._loss_backgrounds) > self.LOSS_BACKGROUNDS:
+                self._loss_backgrounds.popitem(last=False)
+        canvas.restore_region(self._background)
         for artist in self._moving_artists():
             self.figure.draw_artist(artist)
         self.image.value = figure_png(self.figure, draw=False)
