@@ -137,6 +137,7 @@ from .schedules import (
     set_lr as set_lr,
     LRFinderResult as LRFinderResult,
     lr_finder as lr_finder,
+    suggest_lr as suggest_lr,
 )
 from .init import (
     calculate_gain as calculate_gain,

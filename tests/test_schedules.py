@@ -40,6 +40,7 @@ from course_lib.schedules import (
     one_cycle,
     set_lr,
     step_decay,
+    suggest_lr,
     warmup_cosine,
 )
 
@@ -435,3 +436,16 @@ def test_lr_finder_restores_state_even_when_the_loss_function_fails() -> None:
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
     assert optimizer.param_groups[0]["lr"] == 0.01
+
+
+def test_suggest_lr_picks_the_steepest_fall_not_the_flattest_nor_the_minimum() -> None:
+    """Two drops of different steepness, then a rise: the suggestion is the centre of the steep one."""
+    lrs = [10 ** (k / 10) for k in range(-40, 1)]
+    x = torch.tensor(lrs, dtype=torch.float64).log10()
+    losses = (2.0 - torch.tanh(3 * (x + 2.5)) - 0.6 * torch.tanh(1.5 * (x + 1.2))
+              + torch.where(x > -0.5, 40 * (x + 0.5) ** 2, torch.zeros_like(x)))
+    steepest, min_loss_lr = suggest_lr(lrs, losses.tolist(), skip=2)
+    assert min_loss_lr == lrs[int(losses.argmin())] == lrs[35]
+    assert steepest == lrs[15]  # 10 ** -2.5, where tanh(3 (x + 2.5)) is steepest
+    # too short to judge: a tenth of the minimum's rate
+    assert suggest_lr(lrs[:3], [1.0, 0.5, 0.7]) == (lrs[1] / 10, lrs[1])

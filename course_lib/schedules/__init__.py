@@ -14,7 +14,7 @@ Plots of schedules and of the range test are in :mod:`course_lib.plots`.
 from __future__ import annotations
 
 from .lambda_lr import as_lambda, lambda_lr, set_lr
-from .lr_finder import LRFinderResult, lr_finder
+from .lr_finder import LRFinderResult, lr_finder, suggest_lr
 from .plateau import ReduceOnPlateau
 from .rules import (
     Schedule,
@@ -50,4 +50,5 @@ __all__ = [
     "set_lr",
     "LRFinderResult",
     "lr_finder",
+    "suggest_lr",
 ]

@@ -16,7 +16,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from course_lib.schedules.rules import check_positive
 
-__all__ = ['as_lambda', 'lambda_lr', 'set_lr']
+__all__ = ["as_lambda", "lambda_lr", "set_lr"]
 
 
 def as_lambda(schedule: Callable[[int], float], base_lr: float) -> Callable[[int], float]:
@@ -48,7 +48,6 @@ def as_lambda(schedule: Callable[[int], float], base_lr: float) -> Callable[[int
     return multiplier
 
 
-
 def lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]) -> LambdaLR:
     """A ``torch.optim.lr_scheduler.LambdaLR`` that drives every group of ``optimizer`` by ``schedule``.
 
@@ -66,7 +65,6 @@ def lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]
     """
     base_lrs = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
     return LambdaLR(optimizer, [as_lambda(schedule, float(base)) for base in base_lrs])
-
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -13,7 +13,7 @@ import torch
 
 from course_lib.schedules.rules import check_lr
 
-__all__ = ['ReduceOnPlateau']
+__all__ = ["ReduceOnPlateau"]
 
 
 class ReduceOnPlateau:

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "01_risk"
 COURSE = str(Path(sys.executable).parent / "course")
 
+from components import requires  # noqa: E402
 from submissions import fill_release, solution_sources, write_submission  # noqa: E402
 
 WRONG_PARTS = {
@@ -39,10 +39,7 @@ WRONG_PARTS = {
 }
 """Parts 1 and 2 answered with a known mistake each (sum instead of mean; the norm instead of its square)."""
 
-requires_bwrap = pytest.mark.skipif(
-    shutil.which("bwrap") is None,
-    reason="bubblewrap is not installed (apt-get install bubblewrap): the sandbox's defences were not tested",
-)
+requires_bwrap = requires("bwrap")
 """For defences that the sandbox provides: without bubblewrap, student code can read and write the disk."""
 
 SANDBOX_DEFENCES = {"a_read_solutions", "a_write_gradebook", "a_overwrite_victim"}
