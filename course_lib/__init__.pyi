@@ -185,9 +185,14 @@ from .normalization import (
     standardize as standardize,
     batch_norm as batch_norm,
     layer_norm as layer_norm,
+    group_norm as group_norm,
+    rms_norm as rms_norm,
     dropout as dropout,
     BatchNorm1d as BatchNorm1d,
+    BatchNorm2d as BatchNorm2d,
     LayerNorm as LayerNorm,
+    GroupNorm as GroupNorm,
+    RMSNorm as RMSNorm,
     Dropout as Dropout,
 )
 from .experiments import (
