@@ -403,11 +403,13 @@ def test_reduce_on_plateau_matches_torch_exactly(kwargs: dict, desc: str) -> Non
 
 def test_reduce_on_plateau_with_set_lr_drives_an_optimizer() -> None:
     parameter = nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    tensor_lr = torch.tensor(1.0)
+    optimizer = torch.optim.SGD([{"params": [parameter]}, {"params": [nn.Parameter(torch.zeros(1))], "lr": tensor_lr}], lr=1.0)
     plateau = ReduceOnPlateau(1.0, factor=0.5, patience=1)
     for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
         set_lr(optimizer, plateau.step(loss))
     assert optimizer.param_groups[0]["lr"] == 0.25
+    assert optimizer.param_groups[1]["lr"] is tensor_lr and tensor_lr.item() == 0.25, "a Tensor lr is set in place"
 
 
 def test_plot_schedules_draws_one_line_per_schedule(tmp_path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from course_lib.schedules.rules import check_positive
-from course_lib.schedules.schedulers import LambdaLR
+from course_lib.schedules.schedulers import LambdaLR, set_group_value
 
 __all__ = ['as_lambda', 'lambda_lr', 'set_lr']
 
@@ -70,6 +70,6 @@ def lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Set the learning rate of every parameter group of ``optimizer`` to ``lr``."""
+    """Set the learning rate of every parameter group of ``optimizer`` to ``lr`` (a Tensor lr in place, as schedulers do)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        set_group_value(group, "lr", lr)
