@@ -131,7 +131,7 @@ EXACT_TABLE += [
     (trunc_normal_, nn.init.trunc_normal_, {"mean": 0.5, "a": 0.0, "b": 1.0}, (50, 40), "trunc_normal_ asymmetric"),
     # mass below 0.3: uniform proposals accepted with the normal density
     (trunc_normal_, nn.init.trunc_normal_, {"a": -0.1, "b": 0.1}, (300, 200), "trunc_normal_ narrow window"),
-    (trunc_normal_, nn.init.trunc_normal_, {"a": 1.0, "b": 4.0}, (100, 30), "trunc_normal_ one tail"),
+    (trunc_normal_, nn.init.trunc_normal_, {"a": 1.0, "b": 4.0}, (40, 25), "trunc_normal_ one tail"),
     (orthogonal_, nn.init.orthogonal_, {}, (64, 64), "orthogonal_ square"),
     (orthogonal_, nn.init.orthogonal_, {"gain": 2.0}, (20, 50), "orthogonal_ wide, gain"),
     (orthogonal_, nn.init.orthogonal_, {}, (50, 20), "orthogonal_ tall"),

@@ -770,10 +770,13 @@ def cyclic(
     if step_size_down is None:
         step_size_down = step_size_up
     check_positive("step_size_down", step_size_down)
+    shape: dict[str, Any] = {"mode": mode, "gamma": gamma}
     if scale_fn is None:
         scale_fn, scale_mode = cyclic_amplitude(mode, gamma)
     elif scale_mode not in ("cycle", "iterations"):
         raise ValueError(f"scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+    else:
+        shape = {"scale_fn": scale_fn, "scale_mode": scale_mode}
     cycle_length = float(step_size_up) + float(step_size_down)
     up_fraction = step_size_up / cycle_length
 
@@ -786,9 +789,7 @@ def cyclic(
         "max_lr": max_lr,
         "step_size_up": step_size_up,
         "step_size_down": step_size_down,
-        "mode": mode,
-        "gamma": gamma,
-        "scale_mode": scale_mode,
+        **shape,
     }
     return Schedule("cyclic", settings, rule)
 
