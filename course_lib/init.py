@@ -22,29 +22,29 @@ The initializers here take torch's arguments (``gain``, ``a``, ``mode``,
 bound with the same floating-point operations as ``torch.nn.init``, so with the
 same ``torch.Generator`` they fill a tensor with identical numbers.
 
-=========================  ========================================  ===========================
-course_lib.init            torch.nn.init                             agreement (tests/test_init.py)
-=========================  ========================================  ===========================
-:func:`calculate_gain`     ``calculate_gain``                        equal
-:func:`fan_in_and_fan_out` ``_calculate_fan_in_and_fan_out``         equal
-:func:`uniform_`           ``uniform_``                              bit-exact
-:func:`normal_`            ``normal_``                               bit-exact
-:func:`trunc_normal_`      ``trunc_normal_``                         bit-exact (both samplers)
-:func:`constant_`          ``constant_``                             bit-exact
-:func:`ones_`              ``ones_``                                 bit-exact
-:func:`zeros_`             ``zeros_``                                bit-exact
-:func:`eye_`               ``eye_``                                  bit-exact
-:func:`dirac_`             ``dirac_``                                bit-exact
-:func:`xavier_uniform_`    ``xavier_uniform_``                       bit-exact
-:func:`xavier_normal_`     ``xavier_normal_``                        bit-exact
-:func:`kaiming_uniform_`   ``kaiming_uniform_``                      bit-exact
-:func:`kaiming_normal_`    ``kaiming_normal_``                       bit-exact
-:func:`orthogonal_`        ``orthogonal_``                           bit-exact (same QR)
-:func:`sparse_`            ``sparse_``                               bit-exact
-:func:`lecun_uniform_`     ``kaiming_uniform_(nonlinearity="linear")``  bit-exact
-:func:`lecun_normal_`      ``kaiming_normal_(nonlinearity="linear")``   bit-exact
-:func:`initialize_`        (none: a whole model at once)             built on the above
-=========================  ========================================  ===========================
+==========================  ===========================================  ==============================
+course_lib.init             torch.nn.init                                agreement (tests/test_init.py)
+==========================  ===========================================  ==============================
+:func:`calculate_gain`      ``calculate_gain``                           equal
+:func:`fan_in_and_fan_out`  ``_calculate_fan_in_and_fan_out``            equal
+:func:`uniform_`            ``uniform_``                                 bit-exact
+:func:`normal_`             ``normal_``                                  bit-exact
+:func:`trunc_normal_`       ``trunc_normal_``                            bit-exact (both samplers)
+:func:`constant_`           ``constant_``                                bit-exact
+:func:`ones_`               ``ones_``                                    bit-exact
+:func:`zeros_`              ``zeros_``                                   bit-exact
+:func:`eye_`                ``eye_``                                     bit-exact
+:func:`dirac_`              ``dirac_``                                   bit-exact
+:func:`xavier_uniform_`     ``xavier_uniform_``                          bit-exact
+:func:`xavier_normal_`      ``xavier_normal_``                           bit-exact
+:func:`kaiming_uniform_`    ``kaiming_uniform_``                         bit-exact
+:func:`kaiming_normal_`     ``kaiming_normal_``                          bit-exact
+:func:`orthogonal_`         ``orthogonal_``                              bit-exact (same QR)
+:func:`sparse_`             ``sparse_``                                  bit-exact
+:func:`lecun_uniform_`      ``kaiming_uniform_(nonlinearity="linear")``  bit-exact
+:func:`lecun_normal_`       ``kaiming_normal_(nonlinearity="linear")``   bit-exact
+:func:`initialize_`         (none: a whole model at once)                built on the above
+==========================  ===========================================  ==============================
 
 "Bit-exact" means: the same ``torch.Generator`` state gives identical tensors,
 for float32 and float64, on every device torch's function supports. Not

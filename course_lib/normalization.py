@@ -7,22 +7,22 @@ rounding. The modules wrap them with torch's constructor arguments (``device``
 and ``dtype`` included), parameter and buffer names, so their ``state_dict``
 loads into ``torch.nn`` modules and back.
 
-==========================  ===========================  =====================================
-course_lib.normalization    torch                        agreement (tests/test_normalization.py)
-==========================  ===========================  =====================================
-:func:`batch_norm`          ``F.batch_norm``             within tolerance
-:func:`layer_norm`          ``F.layer_norm``             within tolerance
-:func:`group_norm`          ``F.group_norm``             within tolerance
-:func:`rms_norm`            ``F.rms_norm``               within tolerance
-:func:`dropout`             ``F.dropout``                kept values bit-exact, mask differs
-:class:`BatchNorm1d`        ``nn.BatchNorm1d``           within tolerance (outputs, gradients, buffers, train/eval)
-:class:`BatchNorm2d`        ``nn.BatchNorm2d``           within tolerance (outputs, gradients, buffers, train/eval)
-:class:`LayerNorm`          ``nn.LayerNorm``             within tolerance
-:class:`GroupNorm`          ``nn.GroupNorm``             within tolerance
-:class:`RMSNorm`            ``nn.RMSNorm``               within tolerance
-:class:`Dropout`            ``nn.Dropout``               kept values bit-exact, mask differs
-:class:`Standardizer`       (scikit-learn's ``StandardScaler``)  within tolerance
-==========================  ===========================  =====================================
+========================  ===================================  ==========================================================
+course_lib.normalization  torch                                agreement (tests/test_normalization.py)
+========================  ===================================  ==========================================================
+:func:`batch_norm`        ``F.batch_norm``                     within tolerance
+:func:`layer_norm`        ``F.layer_norm``                     within tolerance
+:func:`group_norm`        ``F.group_norm``                     within tolerance
+:func:`rms_norm`          ``F.rms_norm``                       within tolerance
+:func:`dropout`           ``F.dropout``                        kept values bit-exact, mask differs
+:class:`BatchNorm1d`      ``nn.BatchNorm1d``                   within tolerance (outputs, gradients, buffers, train/eval)
+:class:`BatchNorm2d`      ``nn.BatchNorm2d``                   within tolerance (outputs, gradients, buffers, train/eval)
+:class:`LayerNorm`        ``nn.LayerNorm``                     within tolerance
+:class:`GroupNorm`        ``nn.GroupNorm``                     within tolerance
+:class:`RMSNorm`          ``nn.RMSNorm``                       within tolerance
+:class:`Dropout`          ``nn.Dropout``                       kept values bit-exact, mask differs
+:class:`Standardizer`     (scikit-learn's ``StandardScaler``)  within tolerance
+========================  ===================================  ==========================================================
 
 "Within tolerance" is ``torch.testing.assert_close`` at its default for the dtype:
 the formulas are torch's, the order of the floating-point sums is not (torch

@@ -23,26 +23,26 @@ before ``optimizer.step()``. What a class writes is its rule, in two forms:
   ``step -> lr`` schedules there evaluate too. The cyclic, one-cycle and SGDR classes
   evaluate those formulas at every step.
 
-==================================  ======================================  =========================
-course_lib.schedules                torch                                   agreement
-==================================  ======================================  =========================
-:class:`LambdaLR`                   ``lr_scheduler.LambdaLR``               bit-exact
-:class:`MultiplicativeLR`           ``lr_scheduler.MultiplicativeLR``       bit-exact
-:class:`StepLR`                     ``lr_scheduler.StepLR``                 bit-exact
-:class:`MultiStepLR`                ``lr_scheduler.MultiStepLR``            bit-exact
-:class:`ConstantLR`                 ``lr_scheduler.ConstantLR``             bit-exact (factor 0: see below)
-:class:`LinearLR`                   ``lr_scheduler.LinearLR``               bit-exact
-:class:`ExponentialLR`              ``lr_scheduler.ExponentialLR``          bit-exact
-:class:`PolynomialLR`               ``lr_scheduler.PolynomialLR``           bit-exact
-:class:`CosineAnnealingLR`          ``lr_scheduler.CosineAnnealingLR``      bit-exact
-:class:`CosineAnnealingWarmRestarts` ``lr_scheduler.CosineAnnealingWarmRestarts``  bit-exact
-:class:`CyclicLR`                   ``lr_scheduler.CyclicLR``               bit-exact (lr and momentum)
-:class:`OneCycleLR`                 ``lr_scheduler.OneCycleLR``             bit-exact (lr and momentum)
-:class:`SequentialLR`               ``lr_scheduler.SequentialLR``           bit-exact
-:class:`ChainedScheduler`           ``lr_scheduler.ChainedScheduler``       bit-exact
-:class:`ReduceLROnPlateau`          ``lr_scheduler.ReduceLROnPlateau``      bit-exact
-:class:`SWALR`                      ``swa_utils.SWALR``                     bit-exact
-==================================  ======================================  =========================
+====================================  ============================================  ===============================
+course_lib.schedules                  torch                                         agreement
+====================================  ============================================  ===============================
+:class:`LambdaLR`                     ``lr_scheduler.LambdaLR``                     bit-exact
+:class:`MultiplicativeLR`             ``lr_scheduler.MultiplicativeLR``             bit-exact
+:class:`StepLR`                       ``lr_scheduler.StepLR``                       bit-exact
+:class:`MultiStepLR`                  ``lr_scheduler.MultiStepLR``                  bit-exact
+:class:`ConstantLR`                   ``lr_scheduler.ConstantLR``                   bit-exact (factor 0: see below)
+:class:`LinearLR`                     ``lr_scheduler.LinearLR``                     bit-exact
+:class:`ExponentialLR`                ``lr_scheduler.ExponentialLR``                bit-exact
+:class:`PolynomialLR`                 ``lr_scheduler.PolynomialLR``                 bit-exact
+:class:`CosineAnnealingLR`            ``lr_scheduler.CosineAnnealingLR``            bit-exact
+:class:`CosineAnnealingWarmRestarts`  ``lr_scheduler.CosineAnnealingWarmRestarts``  bit-exact
+:class:`CyclicLR`                     ``lr_scheduler.CyclicLR``                     bit-exact (lr and momentum)
+:class:`OneCycleLR`                   ``lr_scheduler.OneCycleLR``                   bit-exact (lr and momentum)
+:class:`SequentialLR`                 ``lr_scheduler.SequentialLR``                 bit-exact
+:class:`ChainedScheduler`             ``lr_scheduler.ChainedScheduler``             bit-exact
+:class:`ReduceLROnPlateau`            ``lr_scheduler.ReduceLROnPlateau``            bit-exact
+:class:`SWALR`                        ``swa_utils.SWALR``                           bit-exact
+====================================  ============================================  ===============================
 
 "Bit-exact": the same rates (and momenta), float for float, step after step, from
 ``step()``, ``step(epoch)``, after ``load_state_dict`` in the middle of a run, with float
