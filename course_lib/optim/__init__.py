@@ -10,6 +10,11 @@ r"""The course's optimizers: readable update rules and drop-ins for ``torch.opti
 * :mod:`~course_lib.optim.decay_then_step`: fastai-style "decay, then step" optimizers.
 * :mod:`~course_lib.optim.adam_abs`: the ``AdamAbs`` experiment (Adam with :math:`|g|`).
 * :mod:`~course_lib.optim.foreach`: multi-tensor SGD and Adam(W), used with ``foreach=True``.
+* Beyond Adam (chapter 9), one module each: :mod:`~course_lib.optim.adafactor`
+  (``Adafactor``, = ``torch.optim.Adafactor``), :mod:`~course_lib.optim.muon` (``Muon``,
+  = ``torch.optim.Muon``), :mod:`~course_lib.optim.lion` (``Lion``, after
+  ``lion-pytorch``) and :mod:`~course_lib.optim.schedule_free` (``AdamWScheduleFree``,
+  after ``schedulefree``).
 
 Example:
     >>> import torch
@@ -20,10 +25,13 @@ Example:
 from __future__ import annotations
 
 from ._base import PerTensorOptimizer, new_step_counter
+from .adafactor import Adafactor, adafactor_init_state, adafactor_update, factored_second_moment
 from .adam_abs import AdamAbs, adam_abs_update
 from .decay_then_step import DecayThenStepAdam, DecayThenStepOptimizer, DecayThenStepSGD
 from .ewma import ewma
 from .foreach import adam_update_foreach, sgd_update_foreach
+from .lion import Lion, lion_update
+from .muon import NEWTON_SCHULZ_COEFFICIENTS, Muon, muon_lr, muon_param_groups, muon_update, newton_schulz
 from .optimizers import (
     SGD,
     Adadelta,
@@ -51,6 +59,7 @@ from .rules import (
     rmsprop_update,
     sgd_update,
 )
+from .schedule_free import AdamWScheduleFree, schedule_free_adamw_update
 from .weight_decay import decoupled_weight_decay_, grad_with_l2_penalty
 
 __all__ = [
@@ -63,6 +72,11 @@ __all__ = [
     "AdamW",
     "Adamax",
     "NAdam",
+    "Adafactor",
+    "Muon",
+    # beyond torch.optim, after their reference packages
+    "Lion",
+    "AdamWScheduleFree",
     # teaching variants
     "AdamL2",
     "AdamAbs",
@@ -91,6 +105,16 @@ __all__ = [
     "nadam_init_state",
     "nadam_update",
     "adam_abs_update",
+    "adafactor_init_state",
+    "factored_second_moment",
+    "adafactor_update",
+    "NEWTON_SCHULZ_COEFFICIENTS",
+    "newton_schulz",
+    "muon_lr",
+    "muon_update",
+    "muon_param_groups",
+    "lion_update",
+    "schedule_free_adamw_update",
     # multi-tensor versions
     "sgd_update_foreach",
     "adam_update_foreach",
