@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch.optim.optimizer import ParamsT
 
-from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_float, check_tensor_lr, new_step_counter
+from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_scalar, check_tensor_lr, new_step_counter
 from .weight_decay import decoupled_weight_decay_
 
 __all__ = ["adafactor_init_state", "factored_second_moment", "adafactor_update", "Adafactor"]
@@ -202,6 +202,8 @@ class Adafactor(PerTensorOptimizer):
         >>> optimizer = Adafactor(torch.nn.Linear(3, 1).parameters(), lr=1e-2)
     """
 
+    legacy_group_defaults = {"foreach": None}
+
     def __init__(
         self,
         params: ParamsT,
@@ -245,7 +247,7 @@ class Adafactor(PerTensorOptimizer):
             eps1 = torch.finfo(first.dtype).eps
         adafactor_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             beta2_decay=group["beta2_decay"],
             eps1=eps1,
             eps2=eps2,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.optim.optimizer import ParamsT
 
-from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_float, check_betas, check_tensor_lr
+from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_scalar, check_betas, check_tensor_lr
 from .weight_decay import decoupled_weight_decay_
 
 __all__ = ["lion_update", "Lion"]
@@ -102,6 +102,9 @@ class Lion(PerTensorOptimizer):
         >>> optimizer = Lion(torch.nn.Linear(3, 1).parameters(), lr=3e-4, weight_decay=0.1)
     """
 
+    legacy_group_defaults = {}
+    scalar_state_keys = ()
+
     def __init__(
         self,
         params: ParamsT,
@@ -119,5 +122,5 @@ class Lion(PerTensorOptimizer):
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         beta1, beta2 = group["betas"]
-        lion_update(param, grad, state, lr=as_float(group["lr"]), beta1=beta1, beta2=beta2,
+        lion_update(param, grad, state, lr=as_scalar(group["lr"]), beta1=beta1, beta2=beta2,
                     weight_decay=group["weight_decay"])

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.optim.optimizer import ParamsT
 
-from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_float, check_tensor_lr
+from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_scalar, check_tensor_lr
 from .weight_decay import decoupled_weight_decay_
 
 __all__ = ["NEWTON_SCHULZ_COEFFICIENTS", "newton_schulz", "muon_lr", "muon_update", "Muon", "muon_param_groups"]
@@ -219,6 +219,9 @@ class Muon(PerTensorOptimizer):
         >>> optimizer = Muon([net[0].weight], lr=0.02)
     """
 
+    legacy_group_defaults = {}
+    scalar_state_keys = ()
+
     def __init__(
         self,
         params: ParamsT,
@@ -261,7 +264,7 @@ class Muon(PerTensorOptimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         muon_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             weight_decay=group["weight_decay"],
             momentum=group["momentum"],
             nesterov=group["nesterov"],

@@ -20,7 +20,7 @@ from ._base import (
     ParamGroup,
     ParamState,
     PerTensorOptimizer,
-    as_float,
+    as_scalar,
     check_betas,
     check_tensor_lr,
     refuse_torch_only_flags,
@@ -70,6 +70,10 @@ class SGD(PerTensorOptimizer):
     """
 
     supports_foreach = True
+    supports_sparse_grads = True
+    legacy_group_defaults = {
+        "nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False,
+    }
 
     def __init__(
         self,
@@ -111,10 +115,10 @@ class SGD(PerTensorOptimizer):
     @staticmethod
     def _settings(group: ParamGroup) -> dict[str, Any]:
         return {
-            "lr": as_float(group["lr"]),
+            "lr": as_scalar(group["lr"]),
             "momentum": group["momentum"],
             "dampening": group["dampening"],
-            "weight_decay": as_float(group["weight_decay"]),
+            "weight_decay": group["weight_decay"],
             "nesterov": group["nesterov"],
             "maximize": group["maximize"],
         }
@@ -154,6 +158,9 @@ class Adagrad(PerTensorOptimizer):
     Example:
         >>> optimizer = Adagrad(torch.nn.Linear(3, 1).parameters(), lr=0.1)
     """
+
+    supports_sparse_grads = True
+    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
     def __init__(
         self,
@@ -206,7 +213,7 @@ class Adagrad(PerTensorOptimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         adagrad_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             lr_decay=group["lr_decay"],
             weight_decay=group["weight_decay"],
             eps=group["eps"],
@@ -243,6 +250,11 @@ class RMSprop(PerTensorOptimizer):
     Example:
         >>> optimizer = RMSprop(torch.nn.Linear(3, 1).parameters(), lr=1e-3, centered=True)
     """
+
+    legacy_group_defaults = {
+        "momentum": 0, "centered": False, "foreach": None, "maximize": False, "differentiable": False,
+        "capturable": False,
+    }
 
     def __init__(
         self,
@@ -287,7 +299,7 @@ class RMSprop(PerTensorOptimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         rmsprop_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             alpha=group["alpha"],
             eps=group["eps"],
             weight_decay=group["weight_decay"],
@@ -321,6 +333,8 @@ class Adadelta(PerTensorOptimizer):
     Example:
         >>> optimizer = Adadelta(torch.nn.Linear(3, 1).parameters())
     """
+
+    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(
         self,
@@ -360,7 +374,7 @@ class Adadelta(PerTensorOptimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         adadelta_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             rho=group["rho"],
             eps=group["eps"],
             weight_decay=group["weight_decay"],
@@ -399,6 +413,11 @@ class Adam(PerTensorOptimizer):
     """
 
     supports_foreach = True
+    sparse_grad_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
+    legacy_group_defaults = {
+        "amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+        "decoupled_weight_decay": False, "fused": None,
+    }
 
     def __init__(
         self,
@@ -446,7 +465,7 @@ class Adam(PerTensorOptimizer):
         )
         defaults = {
             "lr": lr,
-            "betas": tuple(b.squeeze() if isinstance(b, torch.Tensor) else b for b in betas),
+            "betas": tuple(as_scalar(beta) for beta in betas),
             "eps": eps,
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
@@ -463,9 +482,9 @@ class Adam(PerTensorOptimizer):
     def _settings(group: ParamGroup) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
         return {
-            "lr": as_float(group["lr"]),
-            "beta1": as_float(beta1),
-            "beta2": as_float(beta2),
+            "lr": as_scalar(group["lr"]),
+            "beta1": as_scalar(beta1),
+            "beta2": as_scalar(beta2),
             "eps": group["eps"],
             "weight_decay": group["weight_decay"],
             "amsgrad": group["amsgrad"],
@@ -624,6 +643,8 @@ class Adamax(PerTensorOptimizer):
         >>> optimizer = Adamax(torch.nn.Linear(3, 1).parameters())
     """
 
+    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+
     def __init__(
         self,
         params: ParamsT,
@@ -662,7 +683,7 @@ class Adamax(PerTensorOptimizer):
         beta1, beta2 = group["betas"]
         adamax_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             beta1=beta1,
             beta2=beta2,
             eps=group["eps"],
@@ -697,6 +718,12 @@ class NAdam(PerTensorOptimizer):
     Example:
         >>> optimizer = NAdam(torch.nn.Linear(3, 1).parameters(), decoupled_weight_decay=True)
     """
+
+    legacy_group_defaults = {
+        "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+        "decoupled_weight_decay": False,
+    }
+    scalar_state_keys = ("step", "mu_product")
 
     def __init__(
         self,
@@ -742,7 +769,7 @@ class NAdam(PerTensorOptimizer):
         beta1, beta2 = group["betas"]
         nadam_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             beta1=beta1,
             beta2=beta2,
             eps=group["eps"],

@@ -44,12 +44,20 @@ __all__ = [
 ]
 
 State = dict[str, torch.Tensor]
+#: a hyperparameter as torch passes it: a Python number, or a 0-dim tensor whose arithmetic
+#: stays in its own dtype (a Tensor ``lr`` is float32: ``lr / (1 - beta1**t)`` is rounded to float32)
+Scalar = float | torch.Tensor
 
 
 def _advance(state: State) -> float:
     """Add one to ``state["step"]`` (in place, as torch does) and return the new count t."""
     state["step"] += 1
     return state["step"].item()
+
+
+def _like_param(value: Scalar, param: torch.Tensor) -> Scalar:
+    """A tensor hyperparameter moved to ``param``'s device and dtype (torch does this for Adam's beta1)."""
+    return value.to(device=param.device, dtype=param.dtype) if isinstance(value, torch.Tensor) else value
 
 
 # --------------------------------------------------------------------------- SGD
@@ -160,7 +168,9 @@ def adagrad_update(
         \end{aligned}
 
     The accumulated sum only grows, so each coordinate's step shrinks for ever: good
-    for convex and sparse problems, often too cautious for deep networks. torch puts
+    for convex and sparse problems, often too cautious for deep networks. A sparse
+    ``grad`` (``nn.Embedding(sparse=True)``) updates only the rows it holds, as torch
+    does, and cannot be combined with ``weight_decay``. torch puts
     :math:`\epsilon` outside the square root and adds the optional learning-rate decay
     :math:`\delta` (``lr_decay``) and a starting value :math:`s_0` for the sum, neither
     of which is in the paper.
@@ -189,8 +199,19 @@ def adagrad_update(
     if maximize:
         grad = -grad
     if weight_decay != 0:
+        if grad.is_sparse:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
         grad = grad_with_l2_penalty(grad, param, weight_decay)
     decayed_lr = lr / (1 + (t - 1) * lr_decay)
+    if grad.is_sparse:
+        # Only the rows present in the gradient move; duplicates must be summed first
+        # because the update is not linear in the gradient.
+        grad = grad.coalesce()
+        indices, values = grad._indices(), grad._values()
+        state["sum"].add_(torch.sparse_coo_tensor(indices, values.pow(2), grad.size()))
+        std_values = state["sum"].sparse_mask(grad)._values().sqrt_().add_(eps)
+        param.add_(torch.sparse_coo_tensor(indices, values / std_values, grad.size()), alpha=-decayed_lr)
+        return
     state["sum"].addcmul_(grad, grad, value=1)
     std = state["sum"].sqrt().add_(eps)
     param.addcdiv_(grad, std, value=-decayed_lr)
@@ -444,15 +465,16 @@ def adam_update(
     if weight_decay != 0:
         grad = grad_with_l2_penalty(grad, param, weight_decay)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg.lerp_(grad, 1 - _like_param(beta1, param))
     exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
     if amsgrad:
         torch.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         exp_avg_sq = state["max_exp_avg_sq"]
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t
+    step_size = lr / bias_correction1
     denom = (exp_avg_sq.sqrt() / bias_correction2**0.5).add_(eps)
-    param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+    param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
 def adamw_update(

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch.optim.optimizer import ParamsT
 
-from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_float, check_betas, check_tensor_lr
+from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_scalar, check_betas, check_tensor_lr
 
 __all__ = ["schedule_free_adamw_update", "AdamWScheduleFree"]
 
@@ -135,6 +135,9 @@ class AdamWScheduleFree(PerTensorOptimizer):
         >>> optimizer.eval()       # before evaluating or saving
     """
 
+    legacy_group_defaults = {}
+    scalar_state_keys = ()
+
     def __init__(
         self,
         params: ParamsT,
@@ -180,7 +183,7 @@ class AdamWScheduleFree(PerTensorOptimizer):
             if group["train_mode"]:
                 beta1, _ = group["betas"]
                 for param in group["params"]:
-                    if "z" in self.state[param]:
+                    if "z" in self.state.get(param, {}):
                         param.lerp_(self.state[param]["z"], 1 - 1 / beta1)
                 group["train_mode"] = False
 
@@ -191,7 +194,7 @@ class AdamWScheduleFree(PerTensorOptimizer):
             if not group["train_mode"]:
                 beta1, _ = group["betas"]
                 for param in group["params"]:
-                    if "z" in self.state[param]:
+                    if "z" in self.state.get(param, {}):
                         param.lerp_(self.state[param]["z"], 1 - beta1)
                 group["train_mode"] = True
 
@@ -199,7 +202,7 @@ class AdamWScheduleFree(PerTensorOptimizer):
         """Count the step in the group and return this step's lr and averaging weight."""
         k = group["k"]
         warmup = (k + 1) / group["warmup_steps"] if k < group["warmup_steps"] else 1.0
-        lr = as_float(group["lr"]) * warmup
+        lr = as_scalar(group["lr"]) * warmup
         group["scheduled_lr"] = lr
         lr_max = group["lr_max"] = max(lr, group["lr_max"])
         weight = ((k + 1) ** group["r"]) * (lr_max ** group["weight_lr_power"])
