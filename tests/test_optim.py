@@ -142,6 +142,10 @@ ROWS = [
     Row(co.NAdam, torch_single(O.NAdam), {"lr": 0.01, "weight_decay": 0.1}, "nadam-l2"),
     Row(co.NAdam, torch_single(O.NAdam), {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, "nadam-decoupled"),
     Row(co.NAdam, torch_single(O.NAdam), {"lr": 0.01, "momentum_decay": 0.01, "maximize": True}, "nadam-momentum-decay-maximize"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": 0.01}, "radam-plain"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.1}, "radam-short-beta2-l2"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True}, "radam-decoupled"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": torch.tensor(0.01), "betas": (0.9, 0.95), "maximize": True, "weight_decay": 0.1, "decoupled_weight_decay": True}, "radam-tensor-lr-maximize"),
     # foreach=True on both sides: our multi-tensor path against torch's.
     Row(co.SGD, O.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1, "foreach": True}, "foreach-sgd-nesterov-wd"),
     Row(co.SGD, O.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.2, "maximize": True, "foreach": True}, "foreach-sgd-maximize"),
@@ -277,6 +281,7 @@ ROUND_TRIPS = [
     (co.AdamL2, functools.partial(O.Adam, weight_decay=1e-2), {"lr": 0.01}),
     (co.Adamax, O.Adamax, {"lr": 0.01}),
     (co.NAdam, O.NAdam, {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    (co.RAdam, O.RAdam, {"lr": 0.01, "betas": (0.9, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
 
 
@@ -381,7 +386,7 @@ def test_add_param_group_mid_run(ours_cls, ref_cls, kwargs) -> None:
 
 # ------------------------------------------------------------- signatures and validation
 
-CLASS_NAMES = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam"]
+CLASS_NAMES = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
 
 
 @pytest.mark.parametrize("name", CLASS_NAMES)
@@ -444,6 +449,11 @@ INVALID = [
     ("NAdam", {"betas": (0.9, 1.0)}),
     ("NAdam", {"weight_decay": -1.0}),
     ("NAdam", {"momentum_decay": -1.0}),
+    ("RAdam", {"lr": -1.0}),
+    ("RAdam", {"eps": -1.0}),
+    ("RAdam", {"betas": (1.0, 0.0)}),
+    ("RAdam", {"weight_decay": -1}),
+    ("RAdam", {"lr": torch.tensor([0.1, 0.2])}),
 ]
 
 
@@ -485,7 +495,7 @@ def test_differentiable_group_loaded_from_state_dict_is_refused_at_step() -> Non
         optimizer.step()
 
 
-@pytest.mark.parametrize("name", ["RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam"])
+@pytest.mark.parametrize("name", ["RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"])
 def test_sparse_gradients_are_refused_with_torchs_message(name: str) -> None:
     messages = []
     for module in (O, co):
@@ -529,6 +539,7 @@ STEP_COUNTED = [
     (co.AdamW, O.AdamW, {"lr": 0.01}),
     (co.Adamax, O.Adamax, {"lr": 0.01}),
     (co.NAdam, O.NAdam, {"lr": 0.01}),
+    (co.RAdam, O.RAdam, {"lr": 0.01, "betas": (0.9, 0.9)}),
 ]
 
 
@@ -585,7 +596,8 @@ def test_older_state_dict_gets_torchs_fixed_defaults(ours_cls, ref_cls, kwargs) 
 @pytest.mark.parametrize(
     "name, flag",
     [("SGD", "fused"), ("Adam", "fused"), ("AdamW", "capturable"), ("RMSprop", "capturable"),
-     ("Adagrad", "fused"), ("Adadelta", "capturable"), ("Adamax", "capturable"), ("NAdam", "capturable")],
+     ("Adagrad", "fused"), ("Adadelta", "capturable"), ("Adamax", "capturable"), ("NAdam", "capturable"),
+     ("RAdam", "capturable")],
 )
 def test_kernel_flags_inside_a_param_group_are_refused(name: str, flag: str) -> None:
     groups = [{"params": [nn.Parameter(torch.ones(2))]}, {"params": [nn.Parameter(torch.ones(2))], flag: True}]

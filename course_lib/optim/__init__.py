@@ -3,7 +3,7 @@ r"""The course's optimizers: readable update rules and drop-ins for ``torch.opti
 * :mod:`~course_lib.optim.rules`: the in-place update rule of each method for one
   tensor, ``xxx_update(param, grad, state, *, ...)``, the book's equations line by line.
 * :mod:`~course_lib.optim.optimizers`: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adadelta``,
-  ``Adam``, ``AdamW``, ``Adamax``, ``NAdam`` with torch 2.13's signatures, defaults,
+  ``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam`` with torch 2.13's signatures, defaults,
   state and ``state_dict`` layout, and ``AdamL2``, Adam with L2 under its own name.
 * :mod:`~course_lib.optim.weight_decay`: L2-in-the-gradient vs decoupled decay.
 * :mod:`~course_lib.optim.ewma`: exponentially weighted averages with bias correction.
@@ -41,6 +41,7 @@ from .optimizers import (
     AdamL2,
     AdamW,
     NAdam,
+    RAdam,
     RMSprop,
 )
 from .rules import (
@@ -55,6 +56,8 @@ from .rules import (
     adamw_update,
     nadam_init_state,
     nadam_update,
+    radam_init_state,
+    radam_update,
     rmsprop_init_state,
     rmsprop_update,
     sgd_update,
@@ -72,6 +75,7 @@ __all__ = [
     "AdamW",
     "Adamax",
     "NAdam",
+    "RAdam",
     "Adafactor",
     "Muon",
     # beyond torch.optim, after their reference packages
@@ -104,6 +108,8 @@ __all__ = [
     "adamax_update",
     "nadam_init_state",
     "nadam_update",
+    "radam_init_state",
+    "radam_update",
     "adam_abs_update",
     "adafactor_init_state",
     "factored_second_moment",

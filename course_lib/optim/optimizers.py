@@ -34,11 +34,12 @@ from .rules import (
     adamax_update,
     adamw_update,
     nadam_update,
+    radam_update,
     rmsprop_update,
     sgd_update,
 )
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "AdamL2", "Adamax", "NAdam"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "AdamL2", "Adamax", "NAdam", "RAdam"]
 
 
 class SGD(PerTensorOptimizer):
@@ -775,6 +776,89 @@ class NAdam(PerTensorOptimizer):
             eps=group["eps"],
             weight_decay=group["weight_decay"],
             momentum_decay=group["momentum_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+            maximize=group["maximize"],
+        )
+
+
+class RAdam(PerTensorOptimizer):
+    r"""RAdam (rectified Adam), a drop-in for ``torch.optim.RAdam``.
+
+    Each step applies :func:`~course_lib.optim.rules.radam_update`: Adam's moments, a
+    plain momentum step while the variance of the adaptive rate is intractable
+    (:math:`\rho_t \le 5`, the first 5 steps with the default :math:`\beta_2`), then
+    the adaptive step scaled by the rectification term :math:`r_t`.
+    ``decoupled_weight_decay=True`` gives RAdamW. State: ``step``, ``exp_avg``,
+    ``exp_avg_sq``.
+
+    Args:
+        params: iterable of parameters or of param-group dicts.
+        lr: learning rate :math:`\eta` (default 1e-3), a float or a 1-element tensor.
+        betas: :math:`(\beta_1, \beta_2)` (default (0.9, 0.999)).
+        eps: :math:`\epsilon`, added to :math:`\sqrt{v}` before bias correction (default 1e-8).
+        weight_decay: :math:`\lambda` (default 0).
+        decoupled_weight_decay: AdamW-style decay instead of L2 (default False).
+        foreach: accepted; the per-tensor path runs (default None).
+        maximize: maximize the objective (default False).
+        capturable, differentiable: must be False.
+
+    Reference:
+        Liu et al. (2020), "On the Variance of the Adaptive Learning Rate and Beyond", ICLR.
+
+    Example:
+        >>> optimizer = RAdam(torch.nn.Linear(3, 1).parameters(), lr=1e-3, decoupled_weight_decay=True)
+    """
+
+    legacy_group_defaults = {
+        "foreach": None, "maximize": False, "differentiable": False, "decoupled_weight_decay": False,
+        "capturable": False,
+    }
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_tensor_lr(lr)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        refuse_torch_only_flags("RAdam", capturable=capturable, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
+        beta1, beta2 = group["betas"]
+        radam_update(
+            param, grad, state,
+            lr=as_scalar(group["lr"]),
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
             maximize=group["maximize"],
         )
