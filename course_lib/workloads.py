@@ -279,7 +279,9 @@ def train(
     :math:`\ell = \text{cross\_entropy}`, ``zero_grad``, backward, ``step``, then
     ``scheduler.step()`` when ``scheduler_interval == "step"``. After every epoch the
     model is evaluated (``model.eval()``, no gradients) on the validation and test
-    sets. The global random state is restored afterwards.
+    sets; an optimizer with ``train()`` and ``eval()`` methods (schedule-free AdamW,
+    whose parameters hold different points for the two) is switched along with the
+    model. The global random state is restored afterwards.
 
     On the CPU two runs with the same arguments give identical numbers; on CUDA
     some kernels (e.g. convolution backward) are not bitwise deterministic. On the
@@ -350,8 +352,12 @@ def train(
         optimizer = optimizer_fn(model.parameters())
         scheduler = scheduler_fn(optimizer) if scheduler_fn is not None else None
         order = torch.Generator().manual_seed(seed)
+        # schedule-free optimizers keep different weights for training and evaluation
+        switches = callable(getattr(optimizer, "train", None)) and callable(getattr(optimizer, "eval", None))
         for epoch in range(epochs):
             model.train()
+            if switches:
+                optimizer.train()
             losses = []
             start = time.perf_counter()
             for index in batches(len(data.train), batch_size, generator=order, drop_last=True):
@@ -378,6 +384,8 @@ def train(
             train_loss[steps_done : steps_done + len(epoch_losses)] = epoch_losses
             steps_done += len(losses)
             model.eval()
+            if switches:
+                optimizer.eval()
             metrics[0:2, epoch] = torch.tensor(_evaluate(model, data.val), dtype=torch.float64)
             metrics[2:4, epoch] = torch.tensor(_evaluate(model, data.test), dtype=torch.float64)
             if diverged:

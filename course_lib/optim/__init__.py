@@ -31,7 +31,17 @@ from .decay_then_step import DecayThenStepAdam, DecayThenStepOptimizer, DecayThe
 from .ewma import ewma
 from .foreach import adam_update_foreach, sgd_update_foreach
 from .lion import Lion, lion_update
-from .muon import NEWTON_SCHULZ_COEFFICIENTS, Muon, muon_lr, muon_param_groups, muon_update, newton_schulz
+from .muon import (
+    NEWTON_SCHULZ_COEFFICIENTS,
+    Muon,
+    MuonAdamW,
+    conv_kernels_as_matrices_,
+    mark_for_muon_,
+    muon_lr,
+    muon_param_groups,
+    muon_update,
+    newton_schulz,
+)
 from .optimizers import (
     SGD,
     Adadelta,
@@ -81,6 +91,7 @@ __all__ = [
     # beyond torch.optim, after their reference packages
     "Lion",
     "AdamWScheduleFree",
+    "MuonAdamW",
     # teaching variants
     "AdamL2",
     "AdamAbs",
@@ -119,6 +130,8 @@ __all__ = [
     "muon_lr",
     "muon_update",
     "muon_param_groups",
+    "conv_kernels_as_matrices_",
+    "mark_for_muon_",
     "lion_update",
     "schedule_free_adamw_update",
     # multi-tensor versions

@@ -9,23 +9,37 @@ others. :func:`newton_schulz` computes it with a few matrix products in bfloat16
 results), including its bfloat16 arithmetic.
 
 Muon is meant for the 2-D weights of hidden layers only. Biases, normalization
-parameters, embeddings and the output layer stay with AdamW (:func:`muon_param_groups`
-splits a model's parameters that way).
+parameters, embeddings and the output layer stay with AdamW: :func:`muon_param_groups`
+splits a model's parameters that way, :class:`MuonAdamW` runs both kinds of group in
+one optimizer, and :func:`conv_kernels_as_matrices_` stores convolution kernels as the
+matrices Muon orthogonalizes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.optim.optimizer import ParamsT
 
 from ._base import ParamGroup, ParamState, PerTensorOptimizer, as_scalar, check_tensor_lr
+from .rules import adamw_update
 from .weight_decay import decoupled_weight_decay_
 
-__all__ = ["NEWTON_SCHULZ_COEFFICIENTS", "newton_schulz", "muon_lr", "muon_update", "Muon", "muon_param_groups"]
+__all__ = [
+    "NEWTON_SCHULZ_COEFFICIENTS",
+    "newton_schulz",
+    "muon_lr",
+    "muon_update",
+    "Muon",
+    "muon_param_groups",
+    "conv_kernels_as_matrices_",
+    "mark_for_muon_",
+    "MuonAdamW",
+]
 
 NEWTON_SCHULZ_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 """torch's (and Keller Jordan's) quintic coefficients :math:`(a, b, c)`."""
@@ -36,6 +50,7 @@ def newton_schulz(
     steps: int = 5,
     coefficients: tuple[float, float, float] = NEWTON_SCHULZ_COEFFICIENTS,
     eps: float = 1e-7,
+    dtype: torch.dtype | None = torch.bfloat16,
 ) -> torch.Tensor:
     r"""Approximately orthogonalize a matrix: :math:`U\Sigma V^\top \mapsto U S' V^\top`, :math:`S' \approx I`.
 
@@ -56,17 +71,19 @@ def newton_schulz(
     (so :math:`A_k` is the smaller Gram matrix).
 
     The iteration runs in bfloat16 (torch's choice: it is cheap, and the result is
-    only approximately orthogonal anyway) and returns bfloat16. As in torch, a bfloat16
-    input that needs no transpose is normalized in place.
+    only approximately orthogonal anyway) and returns bfloat16, unless ``dtype`` says
+    otherwise (None: the input's dtype). As in torch, an input already of that dtype
+    is normalized in place.
 
     Args:
         matrix: a 2-D tensor :math:`M`.
         steps: number of iterations, fewer than 100 (default 5).
         coefficients: :math:`(a, b, c)` (default torch's).
         eps: floor :math:`\varepsilon` of the norm (default 1e-7).
+        dtype: the dtype of the arithmetic (default bfloat16, torch's; None: ``matrix.dtype``).
 
     Returns:
-        A bfloat16 tensor shaped like ``matrix``.
+        A tensor of that dtype shaped like ``matrix``.
 
     Raises:
         ValueError: ``matrix`` is not 2-D, ``steps >= 100``, or not three coefficients.
@@ -88,7 +105,7 @@ def newton_schulz(
     if len(coefficients) != 3:
         raise ValueError("Coefficients must be a tuple of exactly 3 values")
     a, b, c = coefficients
-    x = matrix.bfloat16()
+    x = matrix.to(matrix.dtype if dtype is None else dtype)
     tall = matrix.size(0) > matrix.size(1)
     if tall:
         x = x.T
@@ -278,21 +295,32 @@ class Muon(PerTensorOptimizer):
         )
 
 
+_CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _hidden_weight(module: nn.Module) -> torch.Tensor:
+    """The tensor an optimizer sees for a layer's weight: the stored matrix if it is reparametrized."""
+    if parametrize.is_parametrized(module, "weight"):
+        return module.parametrizations.weight.original
+    return module.weight
+
+
 def muon_param_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """Split a model's trainable parameters into those for Muon and those for AdamW.
 
-    Muon gets the weight of every ``nn.Linear`` and ``nn.Conv*d`` layer except the
-    last ``nn.Linear`` (the output layer, whose rows are class scores rather than
-    hidden features); a convolution's 4-D kernel goes to Muon as a matrix only if the
-    caller reshapes it, so here it goes to AdamW unless it is 2-D. Everything else
-    (biases, normalization scales and shifts, embeddings, the output layer) goes to
-    AdamW.
+    Muon gets the weight matrix of every hidden layer: each ``nn.Linear`` except the
+    last one (the output layer, whose rows are class scores rather than hidden
+    features) and each convolution whose kernel is stored as a matrix
+    (:func:`conv_kernels_as_matrices_`). Everything else goes to AdamW: biases,
+    normalization scales and shifts, embeddings (a table of vectors looked up one row
+    at a time, not a linear map), the output layer, and 4-D kernels (torch's Muon
+    takes matrices only).
 
     Args:
         model: the network.
 
     Returns:
-        ``(muon_params, adamw_params)``, in the order of ``model.parameters()``.
+        ``(muon_params, adamw_params)``, each in the order of ``model.parameters()``.
 
     Example:
         >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
@@ -302,13 +330,165 @@ def muon_param_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Par
     """
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     output = linears[-1] if linears else None
-    hidden = {id(m.weight) for m in model.modules()
-              if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)) and m is not output}
+    hidden = {id(_hidden_weight(m)) for m in model.modules()
+              if isinstance(m, (nn.Linear, *_CONVOLUTIONS)) and m is not output}
     muon, adamw = [], []
-    for param in _trainable(model.parameters()):
-        (muon if id(param) in hidden and param.ndim == 2 else adamw).append(param)
+    for param in model.parameters():
+        if param.requires_grad:
+            (muon if id(param) in hidden and param.ndim == 2 else adamw).append(param)
     return muon, adamw
 
 
-def _trainable(params: Iterable[nn.Parameter]) -> list[nn.Parameter]:
-    return [p for p in params if p.requires_grad]
+class _KernelFromMatrix(nn.Module):
+    """A convolution kernel kept as an ``(out, in * k1 * k2...)`` matrix and reshaped for use."""
+
+    def __init__(self, shape: torch.Size) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, matrix: torch.Tensor) -> torch.Tensor:
+        return matrix.reshape(self.shape)
+
+    def right_inverse(self, kernel: torch.Tensor) -> torch.Tensor:
+        return kernel.reshape(kernel.shape[0], -1)
+
+
+def conv_kernels_as_matrices_(model: nn.Module) -> nn.Module:
+    r"""Store every convolution kernel as the matrix it multiplies patches by, in place.
+
+    A ``Conv2d`` kernel of shape :math:`(c_	ext{out}, c_	ext{in}, k, k)` maps each
+    :math:`c_	ext{in} k^2` input patch to :math:`c_	ext{out}` channels: it *is* a
+    :math:`c_	ext{out} 	imes c_	ext{in} k^2` matrix, and that is the matrix Muon
+    orthogonalizes (as Keller Jordan's CIFAR-10 runs do). With
+    ``torch.nn.utils.parametrize`` the parameter becomes that matrix
+    (``conv.parametrizations.weight.original``) and ``conv.weight`` its reshaped view,
+    so any optimizer, torch's ``Muon`` included, sees a 2-D tensor; the network
+    computes exactly what it computed before.
+
+    Args:
+        model: the network, modified in place.
+
+    Returns:
+        ``model``.
+
+    Example:
+        >>> conv = torch.nn.Conv2d(3, 8, 3)
+        >>> [tuple(p.shape) for p in conv_kernels_as_matrices_(conv).parameters()]
+        [(8,), (8, 27)]
+    """
+    for module in list(model.modules()):
+        if isinstance(module, _CONVOLUTIONS) and not parametrize.is_parametrized(module, "weight"):
+            parametrize.register_parametrization(module, "weight", _KernelFromMatrix(module.weight.shape))
+    return model
+
+
+def mark_for_muon_(model: nn.Module) -> nn.Module:
+    """Mark each trainable parameter of ``model`` with ``param.use_muon`` (True for Muon's, see
+    :func:`muon_param_groups`), so that :class:`MuonAdamW` can split a flat ``model.parameters()``.
+
+    For training loops that build the optimizer from ``model.parameters()`` alone, such as
+    :func:`course_lib.workloads.train`.
+
+    Returns:
+        ``model``.
+    """
+    muon, adamw = muon_param_groups(model)
+    for param in muon:
+        param.use_muon = True
+    for param in adamw:
+        param.use_muon = False
+    return model
+
+
+class MuonAdamW(PerTensorOptimizer):
+    r"""One optimizer that runs Muon on some param groups and AdamW on the others.
+
+    Every group says which with ``use_muon``: Muon groups take :func:`muon_update`
+    (``lr``, ``momentum``, ``nesterov``, ``weight_decay``, ``ns_steps``, ...), AdamW groups
+    :func:`~course_lib.optim.rules.adamw_update` (``lr``, ``betas``, ``eps``,
+    ``weight_decay``). One ``step()``, one ``zero_grad()``, one ``state_dict()``, and a
+    learning-rate scheduler scales both kinds of group alike.
+    :func:`muon_param_groups` makes the split. The same design as Keller Jordan's
+    ``MuonWithAuxAdam``; the defaults of each kind are torch's (``torch.optim.Muon``,
+    ``torch.optim.AdamW``).
+
+    Args:
+        params: param-group dicts, each with ``"use_muon"``: True or False; or parameters
+            marked by :func:`mark_for_muon_`, split into one group of each kind.
+        lr: Muon's learning rate (default 1e-3).
+        adamw_lr: the AdamW groups' learning rate (default 1e-3).
+        weight_decay: decoupled decay of both kinds (default 0.1 for Muon groups; AdamW
+            groups default to 1e-2 unless a group sets its own).
+        momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn: Muon's.
+        betas, adamw_eps: AdamW's :math:`(eta_1, eta_2)` and :math:`\epsilon`.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> muon, adamw = muon_param_groups(net)
+        >>> optimizer = MuonAdamW([{"params": muon, "use_muon": True},
+        ...                        {"params": adamw, "use_muon": False, "lr": 3e-3}], lr=0.02)
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        weight_decay: float = 0.1,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = NEWTON_SCHULZ_COEFFICIENTS,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+        *,
+        adamw_lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        adamw_eps: float = 1e-8,
+        adamw_weight_decay: float = 1e-2,
+    ) -> None:
+        self._adamw_defaults = {"lr": adamw_lr, "weight_decay": adamw_weight_decay}
+        defaults = {
+            "lr": lr, "weight_decay": weight_decay, "momentum": momentum, "nesterov": nesterov,
+            "ns_coefficients": ns_coefficients, "eps": eps, "ns_steps": ns_steps, "adjust_lr_fn": adjust_lr_fn,
+            "betas": betas, "adamw_eps": adamw_eps,
+        }
+        super().__init__(_split_marked(params), defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if not isinstance(param_group, dict) or "use_muon" not in param_group:
+            raise ValueError("MuonAdamW needs param groups that say use_muon=True or use_muon=False")
+        if not param_group["use_muon"]:
+            param_group = {**self._adamw_defaults, **param_group}
+        super().add_param_group(param_group)
+        if param_group["use_muon"]:
+            for param in self.param_groups[-1]["params"]:
+                if param.ndim != 2:
+                    raise ValueError(f"a Muon group holds a parameter of shape {tuple(param.shape)}; "
+                                     "Muon takes matrices only (put it in a use_muon=False group)")
+
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
+        if group["use_muon"]:
+            muon_update(
+                param, grad, state, lr=as_scalar(group["lr"]), weight_decay=group["weight_decay"],
+                momentum=group["momentum"], nesterov=group["nesterov"], ns_coefficients=group["ns_coefficients"],
+                eps=group["eps"], ns_steps=group["ns_steps"], adjust_lr_fn=group["adjust_lr_fn"],
+            )
+        else:
+            beta1, beta2 = group["betas"]
+            adamw_update(param, grad, state, lr=as_scalar(group["lr"]), beta1=beta1, beta2=beta2,
+                         eps=group["adamw_eps"], weight_decay=group["weight_decay"])
+
+
+def _split_marked(params: ParamsT) -> ParamsT:
+    """Param groups as given, or marked parameters as a Muon group and an AdamW group."""
+    params = list(params)
+    if not params or isinstance(params[0], dict):
+        return params
+    unmarked = [p for p in params if not hasattr(p, "use_muon")]
+    if unmarked:
+        raise ValueError(f"{len(unmarked)} parameters say neither use_muon=True nor False: pass param groups "
+                         "with 'use_muon', or mark the model's parameters with mark_for_muon_(model)")
+    groups = [{"params": [p for p in params if p.use_muon], "use_muon": True},
+              {"params": [p for p in params if not p.use_muon], "use_muon": False}]
+    return [group for group in groups if group["params"]]
+
