@@ -473,3 +473,35 @@ def test_trajectory_of_schedule_free_records_the_evaluation_point() -> None:
         x = (param.detach() - 0.1 * z) / 0.9
         assert_close(run.path[t + 1], x)
     assert not torch.allclose(run.path[-1], param.detach())  # y is not what the path shows
+
+
+def test_explorer_runs_every_optimizer_of_the_chapter_9_menu() -> None:
+    pytest.importorskip("ipywidgets")
+    from course_lib.widgets import TrajectoryExplorer, modern_optimizers
+
+    explorer = TrajectoryExplorer("linear regression", modern_optimizers(), lr=0.05, steps=60)
+    for name in modern_optimizers():
+        explorer.controls["optimizer"].value = name
+        assert explorer.error is None, f"{name}: {explorer.error}"
+        assert not explorer.trajectory.diverged and explorer.trajectory.optimizer == modern_optimizers()[name].__name__
+        # Adafactor's eps is a pair: the float slider must leave it alone
+        assert explorer.controls["eps"].disabled == (name in ("Adafactor", "Lion"))
+    explorer.controls["optimizer"].value = "Muon"
+    assert explorer.controls["momentum"].disabled is False
+    assert explorer.hyperparameters()["momentum"] == explorer.controls["momentum"].value
+
+
+def test_lion_quiz_varies_one_hyperparameter_of_course_lib_lion() -> None:
+    from course_lib.quiz import TrajectoryQuiz
+
+    quizzes = [TrajectoryQuiz(seed=seed, optimizer="lion") for seed in range(3)]
+    assert [q.answer for q in quizzes] == ["lr", "beta1", "weight_decay"]
+    for quiz in quizzes:
+        assert quiz.optimizer_cls is co.Lion
+        assert quiz.check(quiz.answer).correct and not quiz.check("lr" if quiz.answer != "lr" else "beta1").correct
+    # the giveaway of the lr quiz: every step moves each coordinate by exactly lr
+    for run, lr in zip(quizzes[0].trajectories, quizzes[0].values):
+        moves = (run.path[1:] - run.path[:-1]).abs()
+        assert_close(moves, torch.full_like(moves, lr), rtol=1e-9, atol=1e-12)
+    # the giveaway of the decay quiz: with wd = 1 the weight ends at the bound 1/wd
+    assert abs(quizzes[2].trajectories[-1].final[0].item() - 1.0) < 0.05
