@@ -64,7 +64,7 @@ def newton_schulz(
     :math:`(0, 1]` (the spectral norm is at most the Frobenius norm), where
     :math:`p` pushes them towards 1: the coefficients make :math:`p` steep at 0
     (:math:`a = 3.4445`) at the price of not converging exactly, so after 5 steps the
-    singular values lie roughly in :math:`[0.67, 1.15]` rather than at 1 (a lone singular
+    singular values lie in about :math:`[0.68, 1.2]` rather than at 1 (a lone singular
     value goes :math:`1 \to 0.70 \to 1.11 \to 0.72 \to 1.09 \to 0.70`); one smaller
     than about :math:`10^{-3}\lVert M\rVert_F` is multiplied by about :math:`a^5 \approx 490`
     but stays below the band. A wide matrix is iterated as it is, a tall one transposed
