@@ -38,6 +38,7 @@ fused=True, or ``--compile``) is faster.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
 import statistics
@@ -148,8 +149,10 @@ def make_params(grads: list[torch.Tensor]) -> list[torch.nn.Parameter]:
 def variants(name: str, device: torch.device, compile_: bool) -> dict[str, Callable]:
     """Constructors (params -> optimizer) of every implementation to time."""
     torch_cls, ours_cls, kwargs = OPTIMIZERS[name]
+    # torch's Muon has one path and no foreach argument: it is its own baseline
+    single = {"foreach": False} if "foreach" in inspect.signature(torch_cls).parameters else {}
     made = {
-        BASELINE: lambda p: torch_cls(p, foreach=False, **kwargs),
+        BASELINE: lambda p: torch_cls(p, **single, **kwargs),
         "torch foreach=True": lambda p: torch_cls(p, foreach=True, **kwargs),
         "torch fused=True": lambda p: torch_cls(p, fused=True, **kwargs),
         "ours (readable)": lambda p: ours_cls(p, **kwargs),
