@@ -20,6 +20,7 @@ from . import (
     monitoring as monitoring,
     normalization as normalization,
     experiments as experiments,
+    workloads as workloads,
     landscapes as landscapes,
     trajectories as trajectories,
     plots as plots,
@@ -72,6 +73,12 @@ from .optim import (
     AdamW as AdamW,
     Adamax as Adamax,
     NAdam as NAdam,
+    RAdam as RAdam,
+    Adafactor as Adafactor,
+    Muon as Muon,
+    Lion as Lion,
+    AdamWScheduleFree as AdamWScheduleFree,
+    MuonAdamW as MuonAdamW,
     AdamL2 as AdamL2,
     AdamAbs as AdamAbs,
     DecayThenStepOptimizer as DecayThenStepOptimizer,
@@ -96,7 +103,21 @@ from .optim import (
     adamax_update as adamax_update,
     nadam_init_state as nadam_init_state,
     nadam_update as nadam_update,
+    radam_init_state as radam_init_state,
+    radam_update as radam_update,
     adam_abs_update as adam_abs_update,
+    adafactor_init_state as adafactor_init_state,
+    factored_second_moment as factored_second_moment,
+    adafactor_update as adafactor_update,
+    NEWTON_SCHULZ_COEFFICIENTS as NEWTON_SCHULZ_COEFFICIENTS,
+    newton_schulz as newton_schulz,
+    muon_lr as muon_lr,
+    muon_update as muon_update,
+    muon_param_groups as muon_param_groups,
+    conv_kernels_as_matrices_ as conv_kernels_as_matrices_,
+    mark_for_muon_ as mark_for_muon_,
+    lion_update as lion_update,
+    schedule_free_adamw_update as schedule_free_adamw_update,
     sgd_update_foreach as sgd_update_foreach,
     adam_update_foreach as adam_update_foreach,
 )
@@ -193,6 +214,7 @@ from .init import (
 from .models import (
     ACTIVATIONS as ACTIVATIONS,
     mlp as mlp,
+    cnn as cnn,
 )
 from .monitoring import (
     DEFAULT_MODULE_TYPES as DEFAULT_MODULE_TYPES,
@@ -222,6 +244,20 @@ from .experiments import (
     subsample_splits as subsample_splits,
     ExperimentResult as ExperimentResult,
     repeated_subsampling as repeated_subsampling,
+)
+from .workloads import (
+    Split as Split,
+    DigitsSplits as DigitsSplits,
+    load_digits_splits as load_digits_splits,
+    steps_per_epoch as steps_per_epoch,
+    TrainResult as TrainResult,
+    train as train,
+    METRICS as METRICS,
+    LRTuning as LRTuning,
+    tune_lr as tune_lr,
+    Recipe as Recipe,
+    RecipeComparison as RecipeComparison,
+    compare_recipes as compare_recipes,
 )
 from .landscapes import (
     Landscape as Landscape,
@@ -264,6 +300,9 @@ from .plots import (
     plot_histograms as plot_histograms,
     plot_histogram_evolution as plot_histogram_evolution,
     plot_intervals as plot_intervals,
+    LINE_STYLES as LINE_STYLES,
+    plot_lr_tuning as plot_lr_tuning,
+    plot_recipe_curves as plot_recipe_curves,
 )
 from .widgets import (
     TrajectoryExplorer as TrajectoryExplorer,
@@ -271,6 +310,7 @@ from .widgets import (
     explorer_landscapes as explorer_landscapes,
     short_labels as short_labels,
     default_optimizers as default_optimizers,
+    modern_optimizers as modern_optimizers,
     parse_keyword_arguments as parse_keyword_arguments,
 )
 from .quiz import (
