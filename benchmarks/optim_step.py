@@ -1,7 +1,8 @@
 """Time one optimizer step on 10 M parameters: course_lib.optim against torch.optim.
 
-For SGD with momentum, Adam and AdamW, every implementation updates its own copy of
-10 M float32 parameters split into 8 tensors (the gradients are shared and fixed):
+For SGD with momentum, Adam, AdamW, Adafactor and Muon, every implementation updates its
+own copy of 10 M float32 parameters split into 8 tensors (the gradients are shared and
+fixed; matrices for Adafactor and Muon):
 
 * torch foreach=False (the per-tensor loop; the baseline every ratio refers to),
 * torch foreach=True and torch fused=True where the device supports them,
@@ -37,6 +38,8 @@ fused=True, or ``--compile``) is faster.
 from __future__ import annotations
 
 import argparse
+import inspect
+import math
 import os
 import statistics
 import sys
@@ -51,7 +54,13 @@ OPTIMIZERS: dict[str, tuple[type, type, dict]] = {
     "SGD momentum": (torch.optim.SGD, co.SGD, {"lr": 1e-3, "momentum": 0.9}),
     "Adam": (torch.optim.Adam, co.Adam, {"lr": 1e-3}),
     "AdamW": (torch.optim.AdamW, co.AdamW, {"lr": 1e-3, "weight_decay": 1e-2}),
+    "Adafactor": (torch.optim.Adafactor, co.Adafactor, {"lr": 1e-2}),
+    "Muon": (torch.optim.Muon, co.Muon, {"lr": 0.02}),
 }
+#: Timed on matrices: Muon takes nothing else, and Adafactor factors them (each tensor is
+#: reshaped to the most nearly square matrix of its size). Muon's Newton-Schulz products
+#: make its step compute-bound, unlike the others: try it with a smaller --numel on a CPU.
+MATRICES = {"Adafactor", "Muon"}
 BASELINE = "torch foreach=False"
 MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**32)}
 
@@ -140,8 +149,10 @@ def make_params(grads: list[torch.Tensor]) -> list[torch.nn.Parameter]:
 def variants(name: str, device: torch.device, compile_: bool) -> dict[str, Callable]:
     """Constructors (params -> optimizer) of every implementation to time."""
     torch_cls, ours_cls, kwargs = OPTIMIZERS[name]
+    # torch's Muon has one path and no foreach argument: it is its own baseline
+    single = {"foreach": False} if "foreach" in inspect.signature(torch_cls).parameters else {}
     made = {
-        BASELINE: lambda p: torch_cls(p, foreach=False, **kwargs),
+        BASELINE: lambda p: torch_cls(p, **single, **kwargs),
         "torch foreach=True": lambda p: torch_cls(p, foreach=True, **kwargs),
         "torch fused=True": lambda p: torch_cls(p, fused=True, **kwargs),
         "ours (readable)": lambda p: ours_cls(p, **kwargs),
@@ -149,17 +160,23 @@ def variants(name: str, device: torch.device, compile_: bool) -> dict[str, Calla
     }
     if compile_:
         made["ours compiled"] = lambda p: COMPILED_CLASSES[name](p, foreach=True, **kwargs)
-    probe = [torch.nn.Parameter(torch.zeros(2, device=device))]
-    probe[0].grad = torch.zeros(2, device=device)
+    probe_shape = (2, 2) if name in MATRICES else (2,)
+    probe = [torch.nn.Parameter(torch.zeros(probe_shape, device=device))]
+    probe[0].grad = torch.zeros(probe_shape, device=device)
     usable = {}
     for label, make in made.items():
         try:
             make(probe).step()
-        except (RuntimeError, ValueError, NotImplementedError) as error:
+        except (RuntimeError, ValueError, NotImplementedError, TypeError) as error:
             print(f"  skipping {label}: {error}")
             continue
         usable[label] = make
     return usable
+
+
+def _most_square(size: int) -> tuple[int, int]:
+    rows = max(d for d in range(1, math.isqrt(size) + 1) if size % d == 0)
+    return size // rows, rows
 
 
 def time_step(optimizer: torch.optim.Optimizer, device: torch.device) -> float:
@@ -178,6 +195,8 @@ def benchmark(
     generator = torch.Generator().manual_seed(0)
     sizes = [numel // tensors + (1 if i < numel % tensors else 0) for i in range(tensors)]
     grads = [torch.randn(size, generator=generator).to(device) for size in sizes]
+    if name in MATRICES:
+        grads = [g.reshape(_most_square(g.numel())) for g in grads]
     optimizers = {label: make(make_params(grads)) for label, make in variants(name, device, compile_).items()}
     for optimizer in optimizers.values():
         for _ in range(warmup):

@@ -163,8 +163,33 @@ def _lr_function_or_factory(scheduler: Scheduler) -> str:
 
 def _closure(landscape: Landscape, p: torch.Tensor, step: int) -> torch.Tensor:
     """What an optimizer that re-evaluates the loss (``torch.optim.LBFGS``) calls."""
-    p.grad = landscape.gradient_at(p.detach(), step)
-    return landscape.loss_at(p.detach(), step)
+    point = p.detach().reshape(2)
+    p.grad = landscape.gradient_at(point, step).reshape(p.shape)
+    return landscape.loss_at(point, step)
+
+
+def _build_optimizer(
+    optimizer_cls: type[Optimizer], point: torch.Tensor, hyperparameters: Mapping[str, Any]
+) -> tuple[Optimizer, torch.Tensor]:
+    """The optimizer on a leaf tensor holding ``point``: a vector, or a 1x2 matrix if it takes only matrices.
+
+    Muon refuses anything but 2-D parameters; on a 1x2 matrix its orthogonalized update
+    is the normalized gradient (a 1 x n matrix has one singular value).
+    """
+    p = point.detach().clone().requires_grad_(True)
+    try:
+        return optimizer_cls([p], **hyperparameters), p
+    except ValueError as vector_refused:
+        row = point.detach().clone().reshape(1, 2).requires_grad_(True)
+        try:
+            return optimizer_cls([row], **hyperparameters), row
+        except Exception:
+            raise vector_refused from None
+
+
+def _has_eval_point(optimizer: Optimizer) -> bool:
+    """Whether the optimizer moves its parameters between a training and an evaluation point."""
+    return callable(getattr(optimizer, "train", None)) and callable(getattr(optimizer, "eval", None))
 
 
 def run(
@@ -185,7 +210,11 @@ def run(
 
     The parameter is one float64 tensor of shape (2,), so per-coordinate methods
     (Adam, RMSprop, Adagrad) treat the two coordinates separately, exactly as they
-    would two weights of a network.
+    would two weights of a network. An optimizer that refuses a vector with a
+    ``ValueError`` but takes a matrix (Muon) gets a 1x2 matrix instead. An optimizer
+    with ``train()`` and ``eval()`` methods (schedule-free AdamW) is put in train mode
+    for the steps, and the path records its evaluation point (what ``eval()`` puts in
+    the parameter) after every step; the training point is restored exactly.
 
     A run *diverges* at step :math:`k` when :math:`p_k` has an ``inf``/``nan`` or a
     coordinate larger than ``diverge_threshold`` in absolute value; the loop stops
@@ -239,14 +268,17 @@ def run(
     if batch_size is not None:
         landscape = landscape.minibatch(batch_size, seed=seed)
     start_point = landscape.start if start is None else start
-    p = torch.as_tensor(start_point, dtype=torch.float64).detach().clone().reshape(2).requires_grad_(True)
     accepted = hyperparameter_names(optimizer_cls)
     unknown = [name for name in hyperparameters if name not in accepted]
     if unknown:
         raise TypeError(
             f"{optimizer_cls.__name__} has no hyperparameter {unknown[0]!r}; it accepts: {', '.join(accepted)}"
         )
-    optimizer = optimizer_cls([p], **hyperparameters)
+    start_tensor = torch.as_tensor(start_point, dtype=torch.float64).reshape(2)
+    optimizer, p = _build_optimizer(optimizer_cls, start_tensor, hyperparameters)
+    eval_point = _has_eval_point(optimizer)
+    if eval_point:
+        optimizer.train()
     lr_function, lr_scheduler = None, None
     if scheduler is not None:
         if _lr_function_or_factory(scheduler) == "factory":
@@ -268,7 +300,7 @@ def run(
 
     step_parameters = inspect.signature(optimizer.step).parameters
     needs_closure = "closure" in step_parameters and step_parameters["closure"].default is inspect.Parameter.empty
-    points = [p.detach().tolist()]
+    points = [p.detach().reshape(2).tolist()]
     diverged_at = None
     for t in range(steps if fast is None else 0):
         if lr_function is not None:
@@ -280,11 +312,19 @@ def run(
         if needs_closure:
             optimizer.step(functools.partial(_closure, landscape, p, t))
         else:
-            p.grad = landscape.gradient_at(p.detach(), t)
+            p.grad = landscape.gradient_at(p.detach().reshape(2), t).reshape(p.shape)
             optimizer.step()
         if lr_scheduler is not None:
             lr_scheduler.step()
-        x, y = p.detach().tolist()
+        if eval_point:
+            training_point = p.detach().clone()
+            optimizer.eval()
+            x, y = p.detach().reshape(2).tolist()
+            optimizer.train()
+            with torch.no_grad():
+                p.copy_(training_point)
+        else:
+            x, y = p.detach().reshape(2).tolist()
         if not (abs(x) <= diverge_threshold and abs(y) <= diverge_threshold):  # also catches nan
             diverged_at = t + 1
             break

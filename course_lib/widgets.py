@@ -65,6 +65,7 @@ __all__ = [
     "explorer_landscapes",
     "short_labels",
     "default_optimizers",
+    "modern_optimizers",
     "parse_keyword_arguments",
 ]
 # TrajectoryQuiz and Feedback are imported above so that pages can take both widgets
@@ -79,6 +80,27 @@ def default_optimizers() -> dict[str, type[Optimizer]]:
         "AdamW": torch.optim.AdamW,
         "RMSprop": torch.optim.RMSprop,
         "Adagrad": torch.optim.Adagrad,
+    }
+
+
+def modern_optimizers() -> dict[str, type[Optimizer]]:
+    """A menu for chapter 9: AdamW, Lion, Adafactor, Muon, schedule-free AdamW and RAdam.
+
+    torch's classes where torch has one, the course's :class:`~course_lib.optim.Lion`
+    and :class:`~course_lib.optim.AdamWScheduleFree` otherwise. On the explorer's 2-D
+    landscapes Muon runs on a 1x2 matrix, where orthogonalizing is normalizing: it is
+    normalized gradient descent with momentum; schedule-free AdamW's path is its
+    evaluation point.
+    """
+    from course_lib.optim import AdamWScheduleFree, Lion
+
+    return {
+        "AdamW": torch.optim.AdamW,
+        "Lion": Lion,
+        "Adafactor": torch.optim.Adafactor,
+        "Muon": torch.optim.Muon,
+        "schedule-free AdamW": AdamWScheduleFree,
+        "RAdam": torch.optim.RAdam,
     }
 
 
@@ -148,7 +170,7 @@ class TrajectoryExplorer:
     ``steps``, ``start_x``, ``start_y``, ``batch_size`` (linear-regression landscape
     only) and ``extra``, a text box for any other keyword argument
     (``nesterov=True``, ``amsgrad=True``, ``centered=True``...). Controls an optimizer
-    does not take are greyed out. For optimizers without ``betas`` the ``beta2``
+    does not take (or takes in another form, like Adafactor's pair ``eps``) are greyed out. For optimizers without ``betas`` the ``beta2``
     slider sets the analogous average: ``alpha`` of RMSprop, ``rho`` of Adadelta.
     "Pin path" keeps the current path as a faint line to compare the next ones with.
 
@@ -428,7 +450,7 @@ class TrajectoryExplorer:
         second = "betas" if "betas" in accepted else next((n for n in self.SECOND_AVERAGE_NAMES if n in accepted), None)
         c["beta2"].disabled = second is None
         c["beta2"].description = second if second in self.SECOND_AVERAGE_NAMES else "beta2"
-        c["eps"].disabled = "eps" not in accepted
+        c["eps"].disabled = not _takes_number(self.optimizer_cls, "eps")
         c["weight_decay"].disabled = "weight_decay" not in accepted
         c["batch_size"].disabled = not isinstance(self.landscape, LinearRegressionLoss)
 
@@ -451,7 +473,7 @@ class TrajectoryExplorer:
                     kwargs[name] = float(c["beta2"].value)
                     break
         for name in ("eps", "weight_decay"):
-            if name in accepted:
+            if _takes_number(self.optimizer_cls, name):
                 kwargs[name] = float(c[name].value)
         kwargs.update(parse_keyword_arguments(c["extra"].value))
         return kwargs
@@ -644,6 +666,15 @@ def short_labels(trajectories: Sequence[Trajectory]) -> list[str]:
                 parts.append(f"{key}={_format(setting[key]) if key in setting else '(default)'}")
         labels.append(", ".join(parts) or trajectory.label)
     return labels
+
+
+def _takes_number(optimizer_cls: type[Optimizer], name: str) -> bool:
+    """Whether the optimizer has a hyperparameter ``name`` that a slider can set: not
+    Adafactor's ``eps``, a pair."""
+    if name not in hyperparameter_names(optimizer_cls):
+        return False
+    default = _constructor_defaults(optimizer_cls).get(name)
+    return default is None or (isinstance(default, (int, float)) and not isinstance(default, bool))
 
 
 def _constructor_defaults(optimizer_cls: type[Optimizer] | None) -> dict[str, Any]:

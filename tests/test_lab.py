@@ -21,15 +21,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
-
 from browser import browser, free_port
+from components import requires
 from course_helpers import ROOT, assignments, copy_course, source_notebook
 from submissions import fill_release, solution_sources
 
-import nbformat
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, requires("jupyterlab"), requires("chromium")]
 
 SHOTS = ROOT / "_build" / "screenshots"
 TOKEN = "course-test-token"

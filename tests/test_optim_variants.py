@@ -115,6 +115,30 @@ def test_adam_l2_differs_from_adamw_by_a_clear_margin() -> None:
     assert_close(l2, torch_l2, rtol=0, atol=0)
 
 
+def test_radam_is_momentum_sgd_until_the_variance_is_tractable_then_rectified_adam() -> None:
+    """With β2 = 0.999, ρ_t ≤ 5 for t ≤ 5: the step is exactly η·m̂_t. From t = 6 on it is
+    Adam's step (ε before the bias correction) scaled by r_t, which starts near 0.026."""
+    beta1, beta2, lr, eps = 0.9, 0.999, 0.1, 1e-8
+    grads = torch.randn(8, 3, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    w, state = torch.zeros(3, dtype=torch.float64), {}
+    m, v = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    rho_inf = 2 / (1 - beta2) - 1
+    for t, g in enumerate(grads, start=1):
+        before = w.clone()
+        F.radam_update(w, g, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+        m, v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g**2
+        m_hat = m / (1 - beta1**t)
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if t <= 5:
+            assert rho_t <= 5
+            expected = lr * m_hat
+        else:
+            r_t = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            assert 0.02 < r_t < 0.04
+            expected = lr * m_hat * r_t * math.sqrt(1 - beta2**t) / (v.sqrt() + eps)
+        assert_close(before - w, expected, rtol=1e-12, atol=1e-15)
+
+
 def test_nadam_decoupled_uses_lr_times_weight_decay() -> None:
     """With zero gradients NAdam's moments stay zero, so only the decay acts: θ·(1-ηλ)^t."""
     w = nn.Parameter(torch.ones(3, dtype=torch.float64))
@@ -291,6 +315,7 @@ UPDATES = [
     (F.adamw_update, {"lr": 0.1, "amsgrad": True, "maximize": True}),
     (F.adamax_update, {"weight_decay": 0.1, "maximize": True}),
     (F.nadam_update, {"weight_decay": 0.1, "maximize": True}),
+    (F.radam_update, {"weight_decay": 0.1, "maximize": True}),
     (co.adam_abs_update, {"lr": 0.1, "maximize": True}),
 ]
 
@@ -320,6 +345,7 @@ def test_init_state_functions_show_memory_cost() -> None:
     assert shaped(F.adadelta_init_state(p)) == 2
     assert shaped(F.adamax_init_state(p)) == 2
     assert shaped(F.nadam_init_state(p)) == 2 and F.nadam_init_state(p)["mu_product"].item() == 1.0
+    assert shaped(F.radam_init_state(p)) == 2
 
 
 def test_adagrad_creates_state_at_construction_like_torch() -> None:

@@ -6,7 +6,6 @@ root, so as root the server runs as the ``postgres`` user. Skips, saying why, wi
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -18,14 +17,11 @@ import time
 
 import pytest
 
+from components import postgres_binary, require, unavailable
+
 from attacks import ASSIGNMENT, COURSE, FULL, answers, course, course_copy, submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-def _binary(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
 
 
 def _free_port() -> int:
@@ -36,18 +32,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if not initdb or not pg_ctl:
-        reason = "PostgreSQL is not installed (apt-get install postgresql); the gradebook was not tested on it"
-        print(f"\nSKIPPED: {reason}")
-        pytest.skip(reason)
+    require("postgres")
+    initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
     prefix: list[str] = []
     owner = None
     if os.geteuid() == 0:
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+            unavailable("postgres", "running as root and there is no 'postgres' user to run PostgreSQL as")
         prefix = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") else ["su", "postgres", "-s", "/bin/sh", "-c"]
     home = tempfile.mkdtemp(prefix="course-pg-")
     data = os.path.join(home, "data")

@@ -21,15 +21,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch.testing import assert_close  # noqa: E402
 
+import course_lib.optim as course_optim  # noqa: E402
 from course_lib import landscapes as ls  # noqa: E402
 from course_lib import plots  # noqa: E402
 from course_lib import trajectories as tr  # noqa: E402
 from course_lib.data import batches  # noqa: E402
-
-try:
-    import course_lib.optim as course_optim
-except ImportError:  # pragma: no cover - the optim module is written in parallel
-    course_optim = None
 
 STEPS = 60
 
@@ -91,8 +87,6 @@ def test_run_equals_the_hand_written_loop(optimizer_cls, kwargs, make, desc):
 
 @pytest.mark.parametrize("name, kwargs, make, desc", COURSE_CASES, ids=[c[-1] for c in COURSE_CASES])
 def test_run_works_with_the_course_optimizers(name, kwargs, make, desc):
-    if course_optim is None or not hasattr(course_optim, name):
-        pytest.skip(f"course_lib.optim.{name} is not available")
     optimizer_cls = getattr(course_optim, name)
     landscape = make()
     trajectory = tr.run(optimizer_cls, landscape, steps=STEPS, **kwargs)

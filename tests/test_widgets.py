@@ -123,7 +123,8 @@ def test_optimizer_menu_switches_the_controls(explorer):
 
 
 def test_course_optimizers_in_the_menu():
-    optim = pytest.importorskip("course_lib.optim")
+    import course_lib.optim as optim
+
     menu = {"ours": optim.AdamW, "torch": torch.optim.AdamW}
     explorer = TrajectoryExplorer("quadratic", menu, lr=0.1, steps=30, weight_decay=0.1, figsize=(5, 2.5), dpi=40)
     ours = drawn_path(explorer)
@@ -357,7 +358,8 @@ def test_check_wrong_answer_says_what_it_would_look_like_without_the_answer():
 
 
 def test_quiz_with_forced_parts_and_a_course_optimizer():
-    optim = pytest.importorskip("course_lib.optim")
+    import course_lib.optim as optim
+
     ours = TrajectoryQuiz(seed=2, varied="eps", optimizer_cls=optim.AdamW)
     theirs = TrajectoryQuiz(seed=2, varied="eps")
     for a, b in zip(ours.trajectories, theirs.trajectories):

@@ -3,13 +3,18 @@ r"""The course's optimizers: readable update rules and drop-ins for ``torch.opti
 * :mod:`~course_lib.optim.rules`: the in-place update rule of each method for one
   tensor, ``xxx_update(param, grad, state, *, ...)``, the book's equations line by line.
 * :mod:`~course_lib.optim.optimizers`: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adadelta``,
-  ``Adam``, ``AdamW``, ``Adamax``, ``NAdam`` with torch 2.13's signatures, defaults,
+  ``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam`` with torch 2.13's signatures, defaults,
   state and ``state_dict`` layout, and ``AdamL2``, Adam with L2 under its own name.
 * :mod:`~course_lib.optim.weight_decay`: L2-in-the-gradient vs decoupled decay.
 * :mod:`~course_lib.optim.ewma`: exponentially weighted averages with bias correction.
 * :mod:`~course_lib.optim.decay_then_step`: fastai-style "decay, then step" optimizers.
 * :mod:`~course_lib.optim.adam_abs`: the ``AdamAbs`` experiment (Adam with :math:`|g|`).
 * :mod:`~course_lib.optim.foreach`: multi-tensor SGD and Adam(W), used with ``foreach=True``.
+* Beyond Adam (chapter 9), one module each: :mod:`~course_lib.optim.adafactor`
+  (``Adafactor``, = ``torch.optim.Adafactor``), :mod:`~course_lib.optim.muon` (``Muon``,
+  = ``torch.optim.Muon``), :mod:`~course_lib.optim.lion` (``Lion``, after
+  ``lion-pytorch``) and :mod:`~course_lib.optim.schedule_free` (``AdamWScheduleFree``,
+  after ``schedulefree``).
 
 Example:
     >>> import torch
@@ -20,10 +25,23 @@ Example:
 from __future__ import annotations
 
 from ._base import PerTensorOptimizer, new_step_counter
+from .adafactor import Adafactor, adafactor_init_state, adafactor_update, factored_second_moment
 from .adam_abs import AdamAbs, adam_abs_update
 from .decay_then_step import DecayThenStepAdam, DecayThenStepOptimizer, DecayThenStepSGD
 from .ewma import ewma
 from .foreach import adam_update_foreach, sgd_update_foreach
+from .lion import Lion, lion_update
+from .muon import (
+    NEWTON_SCHULZ_COEFFICIENTS,
+    Muon,
+    MuonAdamW,
+    conv_kernels_as_matrices_,
+    mark_for_muon_,
+    muon_lr,
+    muon_param_groups,
+    muon_update,
+    newton_schulz,
+)
 from .optimizers import (
     SGD,
     Adadelta,
@@ -33,6 +51,7 @@ from .optimizers import (
     AdamL2,
     AdamW,
     NAdam,
+    RAdam,
     RMSprop,
 )
 from .rules import (
@@ -47,10 +66,13 @@ from .rules import (
     adamw_update,
     nadam_init_state,
     nadam_update,
+    radam_init_state,
+    radam_update,
     rmsprop_init_state,
     rmsprop_update,
     sgd_update,
 )
+from .schedule_free import AdamWScheduleFree, schedule_free_adamw_update
 from .weight_decay import decoupled_weight_decay_, grad_with_l2_penalty
 
 __all__ = [
@@ -63,6 +85,13 @@ __all__ = [
     "AdamW",
     "Adamax",
     "NAdam",
+    "RAdam",
+    "Adafactor",
+    "Muon",
+    # beyond torch.optim, after their reference packages
+    "Lion",
+    "AdamWScheduleFree",
+    "MuonAdamW",
     # teaching variants
     "AdamL2",
     "AdamAbs",
@@ -90,7 +119,21 @@ __all__ = [
     "adamax_update",
     "nadam_init_state",
     "nadam_update",
+    "radam_init_state",
+    "radam_update",
     "adam_abs_update",
+    "adafactor_init_state",
+    "factored_second_moment",
+    "adafactor_update",
+    "NEWTON_SCHULZ_COEFFICIENTS",
+    "newton_schulz",
+    "muon_lr",
+    "muon_update",
+    "muon_param_groups",
+    "conv_kernels_as_matrices_",
+    "mark_for_muon_",
+    "lion_update",
+    "schedule_free_adamw_update",
     # multi-tensor versions
     "sgd_update_foreach",
     "adam_update_foreach",

@@ -20,7 +20,7 @@ from ._base import (
     ParamGroup,
     ParamState,
     PerTensorOptimizer,
-    as_float,
+    as_scalar,
     check_betas,
     check_tensor_lr,
     refuse_torch_only_flags,
@@ -34,11 +34,12 @@ from .rules import (
     adamax_update,
     adamw_update,
     nadam_update,
+    radam_update,
     rmsprop_update,
     sgd_update,
 )
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "AdamL2", "Adamax", "NAdam"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "AdamL2", "Adamax", "NAdam", "RAdam"]
 
 
 class SGD(PerTensorOptimizer):
@@ -70,6 +71,10 @@ class SGD(PerTensorOptimizer):
     """
 
     supports_foreach = True
+    supports_sparse_grads = True
+    legacy_group_defaults = {
+        "nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False,
+    }
 
     def __init__(
         self,
@@ -111,10 +116,10 @@ class SGD(PerTensorOptimizer):
     @staticmethod
     def _settings(group: ParamGroup) -> dict[str, Any]:
         return {
-            "lr": as_float(group["lr"]),
+            "lr": as_scalar(group["lr"]),
             "momentum": group["momentum"],
             "dampening": group["dampening"],
-            "weight_decay": as_float(group["weight_decay"]),
+            "weight_decay": group["weight_decay"],
             "nesterov": group["nesterov"],
             "maximize": group["maximize"],
         }
@@ -154,6 +159,9 @@ class Adagrad(PerTensorOptimizer):
     Example:
         >>> optimizer = Adagrad(torch.nn.Linear(3, 1).parameters(), lr=0.1)
     """
+
+    supports_sparse_grads = True
+    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
     def __init__(
         self,
@@ -206,7 +214,7 @@ class Adagrad(PerTensorOptimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         adagrad_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             lr_decay=group["lr_decay"],
             weight_decay=group["weight_decay"],
             eps=group["eps"],
@@ -243,6 +251,11 @@ class RMSprop(PerTensorOptimizer):
     Example:
         >>> optimizer = RMSprop(torch.nn.Linear(3, 1).parameters(), lr=1e-3, centered=True)
     """
+
+    legacy_group_defaults = {
+        "momentum": 0, "centered": False, "foreach": None, "maximize": False, "differentiable": False,
+        "capturable": False,
+    }
 
     def __init__(
         self,
@@ -287,7 +300,7 @@ class RMSprop(PerTensorOptimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         rmsprop_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             alpha=group["alpha"],
             eps=group["eps"],
             weight_decay=group["weight_decay"],
@@ -321,6 +334,8 @@ class Adadelta(PerTensorOptimizer):
     Example:
         >>> optimizer = Adadelta(torch.nn.Linear(3, 1).parameters())
     """
+
+    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(
         self,
@@ -360,7 +375,7 @@ class Adadelta(PerTensorOptimizer):
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         adadelta_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             rho=group["rho"],
             eps=group["eps"],
             weight_decay=group["weight_decay"],
@@ -399,6 +414,11 @@ class Adam(PerTensorOptimizer):
     """
 
     supports_foreach = True
+    sparse_grad_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
+    legacy_group_defaults = {
+        "amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+        "decoupled_weight_decay": False, "fused": None,
+    }
 
     def __init__(
         self,
@@ -446,7 +466,7 @@ class Adam(PerTensorOptimizer):
         )
         defaults = {
             "lr": lr,
-            "betas": tuple(b.squeeze() if isinstance(b, torch.Tensor) else b for b in betas),
+            "betas": tuple(as_scalar(beta) for beta in betas),
             "eps": eps,
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
@@ -463,9 +483,9 @@ class Adam(PerTensorOptimizer):
     def _settings(group: ParamGroup) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
         return {
-            "lr": as_float(group["lr"]),
-            "beta1": as_float(beta1),
-            "beta2": as_float(beta2),
+            "lr": as_scalar(group["lr"]),
+            "beta1": as_scalar(beta1),
+            "beta2": as_scalar(beta2),
             "eps": group["eps"],
             "weight_decay": group["weight_decay"],
             "amsgrad": group["amsgrad"],
@@ -624,6 +644,8 @@ class Adamax(PerTensorOptimizer):
         >>> optimizer = Adamax(torch.nn.Linear(3, 1).parameters())
     """
 
+    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+
     def __init__(
         self,
         params: ParamsT,
@@ -662,7 +684,7 @@ class Adamax(PerTensorOptimizer):
         beta1, beta2 = group["betas"]
         adamax_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             beta1=beta1,
             beta2=beta2,
             eps=group["eps"],
@@ -697,6 +719,12 @@ class NAdam(PerTensorOptimizer):
     Example:
         >>> optimizer = NAdam(torch.nn.Linear(3, 1).parameters(), decoupled_weight_decay=True)
     """
+
+    legacy_group_defaults = {
+        "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+        "decoupled_weight_decay": False,
+    }
+    scalar_state_keys = ("step", "mu_product")
 
     def __init__(
         self,
@@ -742,12 +770,95 @@ class NAdam(PerTensorOptimizer):
         beta1, beta2 = group["betas"]
         nadam_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             beta1=beta1,
             beta2=beta2,
             eps=group["eps"],
             weight_decay=group["weight_decay"],
             momentum_decay=group["momentum_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+            maximize=group["maximize"],
+        )
+
+
+class RAdam(PerTensorOptimizer):
+    r"""RAdam (rectified Adam), a drop-in for ``torch.optim.RAdam``.
+
+    Each step applies :func:`~course_lib.optim.rules.radam_update`: Adam's moments, a
+    plain momentum step while the variance of the adaptive rate is intractable
+    (:math:`\rho_t \le 5`, the first 5 steps with the default :math:`\beta_2`), then
+    the adaptive step scaled by the rectification term :math:`r_t`.
+    ``decoupled_weight_decay=True`` gives RAdamW. State: ``step``, ``exp_avg``,
+    ``exp_avg_sq``.
+
+    Args:
+        params: iterable of parameters or of param-group dicts.
+        lr: learning rate :math:`\eta` (default 1e-3), a float or a 1-element tensor.
+        betas: :math:`(\beta_1, \beta_2)` (default (0.9, 0.999)).
+        eps: :math:`\epsilon`, added to :math:`\sqrt{v}` before bias correction (default 1e-8).
+        weight_decay: :math:`\lambda` (default 0).
+        decoupled_weight_decay: AdamW-style decay instead of L2 (default False).
+        foreach: accepted; the per-tensor path runs (default None).
+        maximize: maximize the objective (default False).
+        capturable, differentiable: must be False.
+
+    Reference:
+        Liu et al. (2020), "On the Variance of the Adaptive Learning Rate and Beyond", ICLR.
+
+    Example:
+        >>> optimizer = RAdam(torch.nn.Linear(3, 1).parameters(), lr=1e-3, decoupled_weight_decay=True)
+    """
+
+    legacy_group_defaults = {
+        "foreach": None, "maximize": False, "differentiable": False, "decoupled_weight_decay": False,
+        "capturable": False,
+    }
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_tensor_lr(lr)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        refuse_torch_only_flags("RAdam", capturable=capturable, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
+        beta1, beta2 = group["betas"]
+        radam_update(
+            param, grad, state,
+            lr=as_scalar(group["lr"]),
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
             maximize=group["maximize"],
         )

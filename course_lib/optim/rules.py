@@ -41,15 +41,25 @@ __all__ = [
     "adamax_update",
     "nadam_init_state",
     "nadam_update",
+    "radam_init_state",
+    "radam_update",
 ]
 
 State = dict[str, torch.Tensor]
+#: a hyperparameter as torch passes it: a Python number, or a 0-dim tensor whose arithmetic
+#: stays in its own dtype (a Tensor ``lr`` is float32: ``lr / (1 - beta1**t)`` is rounded to float32)
+Scalar = float | torch.Tensor
 
 
 def _advance(state: State) -> float:
     """Add one to ``state["step"]`` (in place, as torch does) and return the new count t."""
     state["step"] += 1
     return state["step"].item()
+
+
+def _like_param(value: Scalar, param: torch.Tensor) -> Scalar:
+    """A tensor hyperparameter moved to ``param``'s device and dtype (torch does this for Adam's beta1)."""
+    return value.to(device=param.device, dtype=param.dtype) if isinstance(value, torch.Tensor) else value
 
 
 # --------------------------------------------------------------------------- SGD
@@ -160,7 +170,9 @@ def adagrad_update(
         \end{aligned}
 
     The accumulated sum only grows, so each coordinate's step shrinks for ever: good
-    for convex and sparse problems, often too cautious for deep networks. torch puts
+    for convex and sparse problems, often too cautious for deep networks. A sparse
+    ``grad`` (``nn.Embedding(sparse=True)``) updates only the rows it holds, as torch
+    does, and cannot be combined with ``weight_decay``. torch puts
     :math:`\epsilon` outside the square root and adds the optional learning-rate decay
     :math:`\delta` (``lr_decay``) and a starting value :math:`s_0` for the sum, neither
     of which is in the paper.
@@ -189,8 +201,19 @@ def adagrad_update(
     if maximize:
         grad = -grad
     if weight_decay != 0:
+        if grad.is_sparse:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
         grad = grad_with_l2_penalty(grad, param, weight_decay)
     decayed_lr = lr / (1 + (t - 1) * lr_decay)
+    if grad.is_sparse:
+        # Only the rows present in the gradient move; duplicates must be summed first
+        # because the update is not linear in the gradient.
+        grad = grad.coalesce()
+        indices, values = grad._indices(), grad._values()
+        state["sum"].add_(torch.sparse_coo_tensor(indices, values.pow(2), grad.size()))
+        std_values = state["sum"].sparse_mask(grad)._values().sqrt_().add_(eps)
+        param.add_(torch.sparse_coo_tensor(indices, values / std_values, grad.size()), alpha=-decayed_lr)
+        return
     state["sum"].addcmul_(grad, grad, value=1)
     std = state["sum"].sqrt().add_(eps)
     param.addcdiv_(grad, std, value=-decayed_lr)
@@ -444,15 +467,16 @@ def adam_update(
     if weight_decay != 0:
         grad = grad_with_l2_penalty(grad, param, weight_decay)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg.lerp_(grad, 1 - _like_param(beta1, param))
     exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
     if amsgrad:
         torch.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         exp_avg_sq = state["max_exp_avg_sq"]
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t
+    step_size = lr / bias_correction1
     denom = (exp_avg_sq.sqrt() / bias_correction2**0.5).add_(eps)
-    param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+    param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
 def adamw_update(
@@ -664,3 +688,117 @@ def nadam_update(
     mu_product_next = mu_product * mu_next
     param.addcdiv_(grad, denom, value=-lr * (1.0 - mu) / (1.0 - mu_product))
     param.addcdiv_(exp_avg, denom, value=-lr * mu_next / (1.0 - mu_product_next))
+
+
+# ------------------------------------------------------------------------- RAdam
+
+
+def radam_init_state(param: torch.Tensor) -> State:
+    """RAdam's state: Adam's ``step``, ``exp_avg`` and ``exp_avg_sq`` (no AMSGrad buffer)."""
+    return adam_init_state(param)
+
+
+def radam_update(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    state: State,
+    *,
+    lr: Scalar = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None:
+    r"""One RAdam step on one tensor: Adam whose adaptive step is switched on gradually.
+
+    .. math::
+        \begin{aligned}
+        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad
+        v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2, \qquad
+        \hat m_t \leftarrow m_t / (1-\beta_1^t) \\
+        \rho_\infty &= \frac{2}{1-\beta_2} - 1, \qquad
+        \rho_t \leftarrow \rho_\infty - \frac{2\, t\, \beta_2^t}{1-\beta_2^t} \\
+        r_t &\leftarrow \sqrt{\frac{(\rho_t - 4)(\rho_t - 2)\,\rho_\infty}
+                                   {(\rho_\infty - 4)(\rho_\infty - 2)\,\rho_t}} \\
+        \theta_t &\leftarrow \begin{cases}
+            \theta_{t-1} - \eta\, \hat m_t\, r_t\, \dfrac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon}
+                & \rho_t > 5 \\[1ex]
+            \theta_{t-1} - \eta\, \hat m_t & \rho_t \le 5
+            \end{cases}
+        \end{aligned}
+
+    Adam's :math:`1/\sqrt{\hat v_t}` is computed from very few gradients in the first
+    steps, so its variance is large (and, under the paper's model, infinite while
+    :math:`\rho_t \le 4`); a warm-up of the learning rate is the usual cure. RAdam
+    computes the cure instead. An exponential average with :math:`\beta_2` behaves like a
+    simple moving average of length :math:`\rho_t` (at most :math:`\rho_\infty`, 1999
+    for :math:`\beta_2 = 0.999`; about :math:`t` early on). While :math:`\rho_t \le 5`
+    the step is plain momentum SGD on :math:`\hat m_t`, with no adaptive scaling at all
+    (the first 5 steps with torch's defaults); afterwards the adaptive step is
+    multiplied by the *rectification term* :math:`r_t`, the ratio
+    :math:`\sqrt{\operatorname{Var}[\psi_\infty] / \operatorname{Var}[\psi_t]}` of the
+    approximate standard deviations of the adaptive rate
+    :math:`\psi = 1/\sqrt{\hat v}` at length :math:`\rho_\infty` and at length
+    :math:`\rho_t`. With the default :math:`\beta_2` it is 0.026 at the first rectified
+    step (:math:`t = 6`) and rises towards 1: a warm-up schedule derived from
+    :math:`\beta_2` alone.
+
+    Conventions of ``torch.optim.RAdam``: :math:`\epsilon` is added to :math:`\sqrt{v_t}`
+    *before* the bias correction :math:`\sqrt{1-\beta_2^t}` is applied (Adam adds it
+    after); ``weight_decay`` is L2 in the gradient unless ``decoupled_weight_decay``
+    (then :math:`\theta \mathrel{*}= 1-\eta\lambda` first, RAdamW, closer to the
+    authors' code); no AMSGrad. The arithmetic is torch's single-tensor code, operation
+    by operation.
+
+    Args:
+        param: the parameter :math:`\theta`, updated in place.
+        grad: its gradient :math:`g_t` (before the sign flip of ``maximize``).
+        state: ``step``, ``exp_avg`` (:math:`m`), ``exp_avg_sq`` (:math:`v`); created if empty.
+        lr: learning rate :math:`\eta` (default 1e-3), a number or a 0-dim tensor.
+        beta1: :math:`\beta_1` (default 0.9).
+        beta2: :math:`\beta_2` (default 0.999).
+        eps: :math:`\epsilon` (default 1e-8).
+        weight_decay: :math:`\lambda` (default 0).
+        decoupled_weight_decay: decay the weights directly instead of via L2 (default False).
+        maximize: ascend (default False).
+
+    Returns:
+        None.
+
+    Reference:
+        Liu, Jiang, He, Chen, Liu, Gao & Han (2020), "On the Variance of the Adaptive
+        Learning Rate and Beyond", ICLR, Algorithm 2 and eq. (6).
+
+    Example:
+        >>> w, state = torch.tensor([1.0]), {}
+        >>> for _ in range(6):
+        ...     radam_update(w, 2 * w, state, lr=0.1)
+        >>> w, state["step"]
+        (tensor([0.1995]), tensor(6.))
+    """
+    if maximize:
+        grad = -grad
+    if not state:
+        state.update(radam_init_state(param))
+    t = _advance(state)
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            decoupled_weight_decay_(param, lr, weight_decay)
+        else:
+            grad = grad_with_l2_penalty(grad, param, weight_decay)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    bias_correction1 = 1 - beta1**t
+    bias_correction2 = 1 - beta2**t
+    corrected_exp_avg = exp_avg / bias_correction1
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+    if rho_t > 5.0:
+        rectification = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        adaptive_lr = bias_correction2**0.5 / exp_avg_sq.sqrt().add_(eps)
+        param.add_(corrected_exp_avg * lr * adaptive_lr * rectification, alpha=-1.0)
+    else:
+        param.add_(corrected_exp_avg * lr, alpha=-1.0)
