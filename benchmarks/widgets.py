@@ -17,9 +17,10 @@ Each row shows the median, the 95th percentile and the minimum in milliseconds (
 shared machine the minimum is the best estimate of the undisturbed cost). The target
 is a median under 50 ms for 200-step paths on a CPU.
 
-``--all`` times the lr slider instead for every landscape and optimizer of the explorer's
-menus (the optimizer runs on the plain-float engine, ``run(..., engine="auto")``), and the
-optimizer run alone with each engine.
+``--all`` times the lr slider instead for every landscape and every optimizer of the
+explorer's menus (the default one and chapter 9's), and the optimizer run alone on the
+torch loop and as the explorer runs it (``run(..., engine="auto")``: the plain-float
+engine where it has the optimizer's rule).
 
     python benchmarks/widgets.py
     python benchmarks/widgets.py --changes 100 --steps 300 --landscape rosenbrock
@@ -80,24 +81,27 @@ def time_calls(function: Callable[[], object], n: int) -> list[float]:
 def every_landscape_and_optimizer(changes: int, steps: int, lr: float) -> None:
     """Median and p95 of an lr-slider change, per landscape x optimizer of the menus."""
     from course_lib.trajectories import run
-    from course_lib.widgets import default_optimizers, explorer_landscapes
+    from course_lib.widgets import default_optimizers, explorer_landscapes, modern_optimizers
 
     lrs = [lr * factor for factor in (0.4, 0.6, 1.0, 1.4, 2.0, 1.4, 1.0, 0.6)]
     print(f"lr-slider change, {steps}-step paths, lr between {lrs[0]:g} and {lrs[4]:g}; torch {torch.__version__}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'landscape':<18} {'optimizer':<9} {'median':>7} {'p95':>7} {'axes':>5}  "
-          f"{'run: torch':>10} {'python':>7}  (ms)")
+    print(f"{'landscape':<18} {'optimizer':<19} {'median':>7} {'p95':>7} {'axes':>5}  "
+          f"{'run: torch':>10} {'auto':>7}  (ms)")
     worst = 0.0
+    default, modern = default_optimizers(), modern_optimizers()
+    # every optimizer of the default menu and of chapter 9's, once
+    entries = [(default, name) for name in default] + [(modern, name) for name in modern if name not in default]
     for landscape in explorer_landscapes():
-        for name, cls in default_optimizers().items():
-            explorer = TrajectoryExplorer(landscape, optimizer=name, steps=steps, lr=lr)
+        for menu, name in entries:
+            explorer = TrajectoryExplorer(landscape, menu, optimizer=name, steps=steps, lr=lr)
             times, full = time_changes(explorer, "lr", lrs, changes)
-            built = explorer.landscape
+            built, cls = explorer.landscape, menu[name]
             engines = [statistics.median(time_calls(lambda e=e: run(cls, built, steps=steps, lr=lr, engine=e), 9)) * 1e3
                        for e in ("torch", "auto")]
             median = statistics.median(times) * 1e3
             worst = max(worst, median)
-            print(f"{landscape:<18} {name:<9} {median:7.1f} {np.percentile(times, 95) * 1e3:7.1f} {full:5d}  "
+            print(f"{landscape:<18} {name[:19]:<19} {median:7.1f} {np.percentile(times, 95) * 1e3:7.1f} {full:5d}  "
                   f"{engines[0]:10.1f} {engines[1]:7.2f}")
     print(f"slowest median: {worst:.1f} ms (target: under 50 ms)")
 

@@ -242,7 +242,7 @@ def run(
         diverge_threshold: largest coordinate still counted as finite (default 1e6).
         engine: ``"torch"`` (default) steps the optimizer object itself; ``"python"``
             steps a plain-float replica of its update rule on the two coordinates (torch's
-            SGD, Adam, AdamW, RMSprop and Adagrad, on landscapes with a
+            SGD, Adam, AdamW, RMSprop, Adagrad and RAdam, the course's Lion, on landscapes with a
             :meth:`~course_lib.landscapes.Landscape.step_gradient`; no scheduler), the same
             operations in the same order, about ten times faster; ``"auto"``: python where
             it applies, else torch (what the widgets use).
@@ -293,7 +293,7 @@ def run(
         gradient = landscape.step_gradient(steps) if scheduler is None else None
         rule = _python_rule(optimizer) if gradient is not None else None
         if rule is not None and gradient is not None:
-            fast = _python_loop(rule, gradient, p.detach().tolist(), steps, diverge_threshold)
+            fast = _python_loop(rule, gradient, p.detach().reshape(2).tolist(), steps, diverge_threshold)
         elif engine == "python":
             raise ValueError(f"no plain-Python engine for {optimizer_cls.__name__} on the {landscape.name} landscape"
                              + (" with a scheduler" if scheduler is not None else "") + "; use engine='torch'")
@@ -466,6 +466,55 @@ def _adagrad(group: dict[str, Any]) -> Rule:
     return step
 
 
+def _radam(group: dict[str, Any]) -> Rule:
+    lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+    weight_decay, decoupled, maximize = group["weight_decay"], group["decoupled_weight_decay"], group["maximize"]
+    m, v, t = [0.0, 0.0], [0.0, 0.0], [0.0]
+    rho_inf = 2 / (1 - beta2) - 1
+
+    def step(params: list[float], grads: list[float]) -> list[float]:
+        t[0] += 1
+        correction1, correction2 = 1 - beta1 ** t[0], 1 - beta2 ** t[0]
+        rho = rho_inf - 2 * t[0] * (beta2 ** t[0]) / correction2
+        rect = ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5 if rho > 5.0 else 0.0
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = -g if maximize else g
+            if weight_decay != 0:
+                if decoupled:
+                    p = p * (1 - lr * weight_decay)
+                else:
+                    g = g + weight_decay * p
+            m[i] = _lerp(m[i], g, 1 - beta1)
+            v[i] = v[i] * beta2 + (1 - beta2) * g * g
+            corrected = m[i] / correction1
+            if rho > 5.0:
+                out.append(p + -1.0 * (corrected * lr * (correction2**0.5 / (_sqrt(v[i]) + eps)) * rect))
+            else:
+                out.append(p + -1.0 * (corrected * lr))
+        return out
+
+    return step
+
+
+def _lion(group: dict[str, Any]) -> Rule:
+    lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
+    m = [0.0, 0.0]
+
+    def sign(value: float) -> float:
+        return value if value != value else float((value > 0) - (value < 0))
+
+    def step(params: list[float], grads: list[float]) -> list[float]:
+        out = []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            p = p * (1 - lr * weight_decay)
+            out.append(p + -lr * sign(m[i] * beta1 + (1 - beta1) * g))
+            m[i] = m[i] * beta2 + (1 - beta2) * g
+        return out
+
+    return step
+
+
 def _python_rule(optimizer: Optimizer) -> Rule | None:
     """A plain-float replica of ``optimizer``'s step on its one (2,) parameter, or None
     (another class, or a hyperparameter the replica does not cover)."""
@@ -483,6 +532,12 @@ def _python_rule(optimizer: Optimizer) -> Rule | None:
         return _rmsprop(group)
     if kind is torch.optim.Adagrad:
         return _adagrad(group)
+    if kind is torch.optim.RAdam:
+        return _radam(group)
+    from course_lib.optim import Lion
+
+    if kind is Lion:
+        return _lion(group)
     return None
 
 

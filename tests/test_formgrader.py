@@ -22,8 +22,9 @@ import pytest
 
 from attacks import ASSIGNMENT, answers, course_copy, submit
 from browser import free_port
+from components import requires
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, requires("jupyterlab")]
 TOKEN = "formgrader-test-token"
 
 

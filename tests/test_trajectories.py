@@ -305,7 +305,10 @@ def test_fit_limits_hold_the_window_and_the_paths():
 # ---- the plain-float engine of the widgets ------------------------------------------------------
 
 PYTHON_CASES = [c for c in CASES if c[0] in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW,
-                                              torch.optim.RMSprop, torch.optim.Adagrad)] + [
+                                              torch.optim.RMSprop, torch.optim.Adagrad, torch.optim.RAdam)] + [
+    (torch.optim.RAdam, {"lr": 0.05}, lambda: ls.Quadratic(25.0, 30.0), "RAdam"),
+    (torch.optim.RAdam, {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True, "betas": (0.8, 0.95)},
+     lambda: ls.LinearRegressionLoss(feature_shift=1.0), "RAdam decoupled"),
     (torch.optim.SGD, {"lr": 0.1, "maximize": True}, lambda: ls.Saddle(), "SGD ascending"),
     (torch.optim.Adam, {"lr": 0.05, "weight_decay": 0.2, "betas": (0.3, 0.9)}, ls.LocalMinima, "Adam with L2, lerp's other formula"),
     (torch.optim.Adam, {"lr": 0.05, "weight_decay": 0.2, "decoupled_weight_decay": True}, ls.LocalMinima, "Adam decoupled"),
@@ -353,3 +356,11 @@ def test_auto_engine_falls_back_and_python_refuses_what_it_cannot_replicate():
         tr.run(torch.optim.SGD, landscape, steps=20, lr=0.1, scheduler=lambda t: 0.1, engine="python")
     with pytest.raises(ValueError, match="Invalid learning rate"):  # torch's own check still runs
         tr.run(torch.optim.Adam, landscape, steps=20, lr=-1.0, engine="python")
+
+
+def test_python_engine_replicates_the_course_lion():
+    landscape = ls.LocalMinima()
+    kwargs = {"lr": 0.02, "betas": (0.9, 0.99), "weight_decay": 0.1}
+    fast = tr.run(course_optim.Lion, landscape, steps=STEPS, engine="python", **kwargs)
+    assert_close(fast.path, tr.run(course_optim.Lion, landscape, steps=STEPS, **kwargs).path, rtol=1e-9, atol=1e-9)
+    assert (fast.path[-1] - fast.path[0]).norm() > 1e-3

@@ -27,6 +27,7 @@ import pytest
 
 from attacks import ASSIGNMENT, POINTS, answers, course, course_copy, release_notebook
 from browser import browser, serve
+from components import requires
 from course_helpers import ROOT
 from submissions import fill_release
 
@@ -405,6 +406,7 @@ def test_a_hand_grade_survives_a_forced_regrade_and_reaches_feedback_and_canvas(
 
 
 @pytest.mark.browser
+@requires("chromium")
 def test_feedback_page_offline_typesets_math_and_names_the_mistake(week):
     folder = week.root / "feedback" / "s02" / ASSIGNMENT
     if not (folder / f"{ASSIGNMENT}.html").exists():
@@ -430,6 +432,7 @@ def test_feedback_page_offline_typesets_math_and_names_the_mistake(week):
 
 
 @pytest.mark.browser
+@requires("chromium")
 def test_report_page_loads_every_plot_and_nothing_else(week):
     folder = week.root / "report"
     with serve(folder) as base, browser() as chromium:
