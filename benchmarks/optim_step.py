@@ -22,6 +22,7 @@ ours foreach=True against torch foreach=True. On CUDA every timed step is bracke
     python benchmarks/optim_step.py                  # CPU, every row
     python benchmarks/optim_step.py --only Adam NAdam --steps 40
     python benchmarks/optim_step.py --device cuda --steps 50
+    python benchmarks/optim_step.py --threads 1 --clock cpu    # on a busy machine
 
 Allocator noise: each step allocates temporaries the size of a parameter tensor. glibc
 hands such blocks back to the kernel when they are freed, so the next step may pay page
@@ -44,6 +45,7 @@ are not timed here.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import statistics
 import sys
@@ -175,6 +177,8 @@ def variants(row: Row, device: torch.device, compile_: bool) -> dict[str, Callab
         OURS: lambda p: ours_cls(p, **kwargs),
         OURS_FOREACH: lambda p: ours_cls(p, foreach=True, **kwargs),
     }
+    if "fused" not in inspect.signature(torch_cls).parameters:
+        del made["torch fused=True"]
     if compile_ and row.name in COMPILED_CLASSES:
         made["ours compiled"] = lambda p: COMPILED_CLASSES[row.name](p, foreach=True, **kwargs)
     probe = [torch.nn.Parameter(torch.zeros(2, device=device))]
@@ -190,18 +194,22 @@ def variants(row: Row, device: torch.device, compile_: bool) -> dict[str, Callab
     return usable
 
 
-def time_step(optimizer: torch.optim.Optimizer, device: torch.device) -> float:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def time_step(optimizer: torch.optim.Optimizer, device: torch.device, clock: Callable[[], float]) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = clock()
     optimizer.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def benchmark(
-    row: Row, device: torch.device, numel: int, tensors: int, warmup: int, steps: int, compile_: bool
+    row: Row, device: torch.device, numel: int, tensors: int, warmup: int, steps: int, compile_: bool,
+    clock: Callable[[], float],
 ) -> list[tuple]:
     generator = torch.Generator().manual_seed(0)
     sizes = [numel // tensors + (1 if i < numel % tensors else 0) for i in range(tensors)]
@@ -213,7 +221,7 @@ def benchmark(
     times: dict[str, list[float]] = {label: [] for label in optimizers}
     for _ in range(steps):
         for label, optimizer in optimizers.items():
-            times[label].append(time_step(optimizer, device))
+            times[label].append(time_step(optimizer, device, clock))
     baseline_median, baseline_min = statistics.median(times[BASELINE]), min(times[BASELINE])
     rows = []
     for label, samples in times.items():
@@ -248,6 +256,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per variant (default 20)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on CPU")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="time only these rows (names as in ROWS)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time (default), or the CPU time of the main thread: with --threads 1 all "
+                             "the work runs there, and other processes' load barely changes it")
     parser.add_argument("--compile", action="store_true",
                         help="also time a torch.compile'd version of our rules (compiles for ~1 min on 2 cores)")
     parser.add_argument("--system-malloc", action="store_true", help="keep glibc's default malloc settings")
@@ -258,11 +269,13 @@ def main() -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda given but CUDA is not available")
+    if args.clock == "cpu" and (device.type != "cpu" or args.threads != 1):
+        raise SystemExit("--clock cpu measures the main thread: use it with --device cpu --threads 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}; {where}; {args.numel:,} float32 parameters in {args.tensors} tensors; "
-          f"median of {args.steps} steps after {args.warmup} warm-up steps")
+          f"median of {args.steps} steps after {args.warmup} warm-up steps; {args.clock} clock")
 
     selected = [row for row in ROWS if not args.only or row.name in args.only]
     if args.only and len(selected) != len(set(args.only)):
@@ -271,7 +284,7 @@ def main() -> None:
     rows = []
     for index, row in enumerate(selected, start=1):
         print(f"  [{index}/{len(selected)}] {row.name}", flush=True)
-        rows.extend(benchmark(row, device, args.numel, args.tensors, args.warmup, args.steps, args.compile))
+        rows.extend(benchmark(row, device, args.numel, args.tensors, args.warmup, args.steps, args.compile, CLOCKS[args.clock]))
 
     print(f"\nratios are against {BASELINE} in the same run; min is the fastest step, least disturbed by load")
     print(f"{'optimizer':<14} {'implementation':<22} {'median ms':>10} {'ratio':>7} {'min ms':>9} {'ratio':>7}")

@@ -80,9 +80,10 @@ class Config:
 def configurations(device: str) -> list[Config]:
     """Every configuration torch's optimizer tests would run on ``device``, with its flags.
 
-    Like torch's ``_get_optim_inputs_including_global_cliquey_kwargs``, but foreach is
-    included on the CPU too (torch runs its multi-tensor code there; its own tests only
-    skip it because it brings no speed on the CPU).
+    Like torch's ``_get_optim_inputs_including_global_cliquey_kwargs``, but with foreach
+    on the CPU too: torch's helper leaves it out there (its ``_foreach`` ops fall back to
+    a loop on the CPU), yet the multi-tensor code with its own arithmetic runs all the
+    same. An unsupported configuration is listed once, not once per kind of gradient.
     """
     configs = []
     for name, info in INFOS.items():
@@ -92,9 +93,10 @@ def configurations(device: str) -> list[Config]:
             variants = [({**base, **{flag: False for flag in impls}}, optim_input.desc)]
             variants += [({**variants[0][0], flag: True}, f"{optim_input.desc} & {flag}") for flag in impls]
             for kwargs, desc in variants:
+                dense = Config(name, kwargs, desc, sparse=False)
                 if not info.only_supports_sparse_grads:
-                    configs.append(Config(name, kwargs, desc, sparse=False))
-                if info.supports_sparse or info.only_supports_sparse_grads:
+                    configs.append(dense)
+                if (info.supports_sparse and not dense.unsupported) or info.only_supports_sparse_grads:
                     configs.append(Config(name, kwargs, desc, sparse=True))
     return configs
 

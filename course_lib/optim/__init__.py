@@ -28,8 +28,8 @@ tolerance / unsupported.
 ==============  ==============  ==================  ====================================================
 course_lib      torch.optim     exact / tol / uns.  notes
 ==============  ==============  ==================  ====================================================
-``SGD``         ``SGD``         72 / 0 / 72         dense and sparse gradients [#sparse]_
-``Adagrad``     ``Adagrad``     56 / 0 / 56         dense and sparse gradients [#sparse]_
+``SGD``         ``SGD``         72 / 0 / 36         dense and sparse gradients [#sparse]_
+``Adagrad``     ``Adagrad``     56 / 0 / 28         dense and sparse gradients [#sparse]_
 ``RMSprop``     ``RMSprop``     32 / 0 / 16
 ``Adadelta``    ``Adadelta``    24 / 0 / 12
 ``Adam``        ``Adam``        20 / 0 / 20         Tensor ``lr``/betas on the loop path, as torch

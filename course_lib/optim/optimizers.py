@@ -5,8 +5,10 @@ the same numbers: each class has torch 2.13's name, signature, defaults, ``Value
 messages, state keys and ``state_dict`` layout, and its step applies the per-tensor rule
 from :mod:`course_lib.optim.rules`, whose docstrings carry the equations. torch's
 kernel flags are handled as described in :class:`~course_lib.optim.PerTensorOptimizer`:
-``foreach=True`` picks :mod:`course_lib.optim.foreach` where it exists (SGD, Adam,
-AdamW, AdamL2), ``fused``, ``capturable`` and ``differentiable`` are refused.
+``foreach=True`` runs the rule's twin in :mod:`course_lib.optim.foreach` (torch's own
+foreach arithmetic), ``fused``, ``capturable`` and ``differentiable`` are refused.
+``LBFGS`` is in :mod:`course_lib.optim.lbfgs`; the package docstring has the table of
+what matches torch how.
 """
 
 from __future__ import annotations
@@ -63,7 +65,24 @@ __all__ = [
 class RuleOptimizer(PerTensorOptimizer):
     """A drop-in whose step is one rule of :mod:`~course_lib.optim.rules` (``foreach=False``
     or None) or its twin in :mod:`~course_lib.optim.foreach` (``foreach=True``), called
-    with the hyperparameters that :meth:`settings` reads from a param group."""
+    with the hyperparameters that :meth:`settings` reads from a param group.
+
+    A subclass sets ``rule`` and ``foreach_rule`` (as ``staticmethod``) and implements
+    :meth:`settings`; its constructor validates the arguments and builds the defaults.
+
+    Example:
+        >>> class PlainSGD(RuleOptimizer):
+        ...     rule, foreach_rule = staticmethod(sgd_update), staticmethod(sgd_update_foreach)
+        ...     def __init__(self, params, lr=1e-3):
+        ...         super().__init__(params, {"lr": lr, "foreach": None})
+        ...     def settings(self, group):
+        ...         return {"lr": group["lr"]}
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> w.grad = torch.ones(2)
+        >>> PlainSGD([w], lr=0.5).step()
+        >>> w.detach()
+        tensor([0.5000, 0.5000])
+    """
 
     supports_foreach = True
     rule: ClassVar[Callable[..., None]]
