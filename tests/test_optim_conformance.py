@@ -29,7 +29,7 @@ iterations with its closure. Configurations with ``fused``, ``capturable`` or
 documented unsupported ones. Adafactor and Muon are in the database but not in this
 package.
 
-Runtime: about 20 s on 2 CPU cores (a few hundred runs of 10 steps on tensors of at
+Runtime: about 25 s of CPU time (a few hundred runs of 10 steps on tensors of at
 most 12 elements).
 """
 
@@ -39,18 +39,23 @@ import copy
 import inspect
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import requires_cuda
 from torch import nn
 from torch.testing import assert_close
-from torch.testing._internal.common_optimizers import OptimizerErrorEnum, OptimizerInfo, optim_db
+from torch.testing._internal.common_optimizers import (
+    OptimizerErrorEnum,
+    OptimizerInfo,
+    optim_db,
+)
 
 import course_lib.optim as co
-from conftest import requires_cuda
 
 STEPS = 10
 LBFGS_STEPS = 4  # each runs up to max_iter = 20 iterations
@@ -107,7 +112,7 @@ def configurations(device: str) -> list[Config]:
 class DenseProblem:
     """A linear layer fitted by least squares, times a 0-dim gate on even steps only."""
 
-    shapes = [(3, 4), (3,), ()]
+    shapes = ((3, 4), (3,), ())
 
     def __init__(self, dtype: torch.dtype, device: str) -> None:
         generator = torch.Generator().manual_seed(0)
@@ -211,7 +216,7 @@ def run(config: Config, cls: Callable, dtype: torch.dtype, device: str):
         if step in (nontensor_step_reload, older_state_dict_reload):
             reload(optimizer, info, nontensor_step=step == nontensor_step_reload)
 
-        def closure() -> torch.Tensor:
+        def closure(step: int = step) -> torch.Tensor:
             optimizer.zero_grad()
             loss = problem.loss(step)
             loss.backward()

@@ -81,7 +81,12 @@ from .foreach import (
     rprop_update_foreach,
     sgd_update_foreach,
 )
-from .lbfgs import LBFGS, cubic_interpolate, strong_wolfe_line_search, two_loop_recursion
+from .lbfgs import (
+    LBFGS,
+    cubic_interpolate,
+    strong_wolfe_line_search,
+    two_loop_recursion,
+)
 from .optimizers import (
     ASGD,
     SGD,

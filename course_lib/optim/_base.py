@@ -193,7 +193,7 @@ class PerTensorOptimizer(Optimizer):
                 params = [p for p in group["params"] if p.grad is not None]
                 for param in params:
                     self.check_grad(param, param.grad)
-                states = [self.state[p] if p in self.state else {} for p in params]
+                states = [self.state.get(p, {}) for p in params]
                 if group.get("foreach") and self.supports_foreach:
                     self.update_foreach(params, [p.grad for p in params], states, group)
                 else:

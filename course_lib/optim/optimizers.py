@@ -33,11 +33,11 @@ from .foreach import (
     adagrad_update_foreach,
     adam_update_foreach,
     adamax_update_foreach,
+    asgd_update_foreach,
     nadam_update_foreach,
     radam_update_foreach,
     rmsprop_update_foreach,
     rprop_update_foreach,
-    asgd_update_foreach,
     sgd_update_foreach,
 )
 from .rules import (
@@ -47,11 +47,11 @@ from .rules import (
     adam_update,
     adamax_update,
     adamw_update,
+    asgd_update,
     nadam_update,
     radam_update,
     rmsprop_update,
     rprop_update,
-    asgd_update,
     sgd_update,
     sparse_adam_update,
 )
@@ -132,7 +132,7 @@ class SGD(RuleOptimizer):
     rule = staticmethod(sgd_update)
     foreach_rule = staticmethod(sgd_update_foreach)
     supports_sparse_grads = True
-    legacy_group_defaults = {
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
         "nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False,
     }
 
@@ -215,7 +215,7 @@ class Adagrad(RuleOptimizer):
     rule = staticmethod(adagrad_update)
     foreach_rule = staticmethod(adagrad_update_foreach)
     supports_sparse_grads = True
-    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
     def __init__(
         self,
@@ -308,7 +308,7 @@ class RMSprop(RuleOptimizer):
 
     rule = staticmethod(rmsprop_update)
     foreach_rule = staticmethod(rmsprop_update_foreach)
-    legacy_group_defaults = {
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
         "momentum": 0, "centered": False, "foreach": None, "maximize": False, "differentiable": False,
         "capturable": False,
     }
@@ -393,7 +393,7 @@ class Adadelta(RuleOptimizer):
 
     rule = staticmethod(adadelta_update)
     foreach_rule = staticmethod(adadelta_update_foreach)
-    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(
         self,
@@ -471,7 +471,7 @@ class Adam(RuleOptimizer):
     """
 
     sparse_grad_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
-    legacy_group_defaults = {
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
         "amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
         "decoupled_weight_decay": False, "fused": None,
     }
@@ -706,7 +706,7 @@ class Adamax(RuleOptimizer):
 
     rule = staticmethod(adamax_update)
     foreach_rule = staticmethod(adamax_update_foreach)
-    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(
         self,
@@ -784,7 +784,7 @@ class NAdam(RuleOptimizer):
 
     rule = staticmethod(nadam_update)
     foreach_rule = staticmethod(nadam_update_foreach)
-    legacy_group_defaults = {
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
         "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
         "decoupled_weight_decay": False,
     }
@@ -875,7 +875,7 @@ class RAdam(RuleOptimizer):
 
     rule = staticmethod(radam_update)
     foreach_rule = staticmethod(radam_update_foreach)
-    legacy_group_defaults = {
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
         "foreach": None, "maximize": False, "differentiable": False, "decoupled_weight_decay": False,
         "capturable": False,
     }
@@ -955,7 +955,7 @@ class Rprop(RuleOptimizer):
 
     rule = staticmethod(rprop_update)
     foreach_rule = staticmethod(rprop_update_foreach)
-    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(
         self,
@@ -1029,7 +1029,7 @@ class ASGD(RuleOptimizer):
 
     rule = staticmethod(asgd_update)
     foreach_rule = staticmethod(asgd_update_foreach)
-    legacy_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
     scalar_state_keys = ("step", "eta", "mu")
     scalar_state_on_param_device = True
 
