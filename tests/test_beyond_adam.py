@@ -24,7 +24,6 @@ import copy
 import functools
 import inspect
 import io
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 

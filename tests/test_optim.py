@@ -152,6 +152,17 @@ ROWS = [
     Row(co.Adam, O.Adam, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1, "foreach": True}, "foreach-adam-amsgrad-l2"),
     Row(co.AdamW, O.AdamW, {"lr": 0.01, "maximize": True, "foreach": True}, "foreach-adamw-maximize"),
     Row(co.AdamW, O.AdamW, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1, "foreach": True}, "foreach-adamw-amsgrad"),
+    Row(co.Adagrad, O.Adagrad, {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "maximize": True, "foreach": True}, "foreach-adagrad-decay-wd-maximize"),
+    Row(co.Adagrad, O.Adagrad, {"lr": torch.tensor(0.1), "initial_accumulator_value": 0.1, "foreach": True}, "foreach-adagrad-tensor-lr"),
+    Row(co.RMSprop, O.RMSprop, {"lr": 0.01, "centered": True, "momentum": 0.9, "weight_decay": 0.1, "foreach": True}, "foreach-rmsprop-centered-momentum"),
+    Row(co.RMSprop, O.RMSprop, {"lr": 0.01, "maximize": True, "foreach": True}, "foreach-rmsprop-maximize"),
+    Row(co.Adadelta, O.Adadelta, {"lr": 0.5, "weight_decay": 0.1, "maximize": True, "foreach": True}, "foreach-adadelta-wd-maximize"),
+    Row(co.Adamax, O.Adamax, {"lr": 0.01, "weight_decay": 0.1, "foreach": True}, "foreach-adamax-wd"),
+    Row(co.Adamax, O.Adamax, {"lr": torch.tensor(0.01), "maximize": True, "foreach": True}, "foreach-adamax-tensor-lr-maximize"),
+    Row(co.NAdam, O.NAdam, {"lr": 0.01, "weight_decay": 0.1, "foreach": True}, "foreach-nadam-l2"),
+    Row(co.NAdam, O.NAdam, {"lr": torch.tensor(0.01), "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True, "foreach": True}, "foreach-nadam-decoupled-tensor-lr"),
+    Row(co.RAdam, O.RAdam, {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1, "foreach": True}, "foreach-radam-l2"),
+    Row(co.RAdam, O.RAdam, {"lr": torch.tensor(0.01), "betas": (0.8, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True, "foreach": True}, "foreach-radam-decoupled-tensor-lr"),
     # The fastai-style "decay, then Adam step" is AdamW, exactly.
     Row(co.DecayThenStepAdam, torch_single(O.AdamW), {"lr": 0.01, "weight_decay": 0.1}, "decay-then-step-adam-is-adamw", same_layout=False),
 ]
@@ -178,17 +189,19 @@ def test_matches_torch_every_step(row: Row, dtype: torch.dtype, device: torch.de
     assert all(moved), "every parameter, the gate included, should have been updated at least once"
 
 
-def test_foreach_flag_on_rmsprop_matches_torch() -> None:
-    """RMSprop has no multi-tensor path of its own: with foreach=True it runs the per-tensor rule,
-    which must still equal torch's single-tensor RMSprop exactly (not just itself)."""
-    ours_model, ref_model, batches = make_twins(torch.float32, torch.device("cpu"))
-    ours = co.RMSprop(ours_model.parameters(), lr=0.01, foreach=True)
-    ref = O.RMSprop(ref_model.parameters(), lr=0.01, foreach=False)
-    for step in range(STEPS):
-        train_step(ours_model, ours, batches[step], step)
-        train_step(ref_model, ref, batches[step], step)
-    assert_same_state(ours, ref, ours_model, ref_model)
-    assert ours.param_groups[0]["foreach"] is True
+def test_foreach_is_torchs_foreach_not_the_loop_under_another_name() -> None:
+    """torch's foreach NAdam orders its arithmetic differently from its loop: ours follows
+    each path, so foreach=True and foreach=False differ here in the last bits, as in torch."""
+    finals = {}
+    for foreach in (False, True):
+        ours_model, ref_model, batches = make_twins(torch.float32, torch.device("cpu"))
+        ours = co.NAdam(ours_model.parameters(), lr=0.01, foreach=foreach)
+        ref = O.NAdam(ref_model.parameters(), lr=0.01, foreach=foreach)
+        run_twins(ours, ref, ours_model, ref_model, batches, range(STEPS), context=f"foreach={foreach}")
+        finals[foreach] = [p.detach().clone() for p in ours_model.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(finals[False], finals[True]))
+    for a, b in zip(finals[False], finals[True]):
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_grad_none_leaves_param_and_state_untouched() -> None:
@@ -388,7 +401,10 @@ def test_add_param_group_mid_run(ours_cls, ref_cls, kwargs) -> None:
 
 # ------------------------------------------------------------- signatures and validation
 
-CLASS_NAMES = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
+CLASS_NAMES = [
+    "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
+    "SparseAdam", "LBFGS",
+]
 
 
 @pytest.mark.parametrize("name", CLASS_NAMES)

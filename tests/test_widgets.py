@@ -367,7 +367,7 @@ def test_quiz_with_forced_parts_and_a_course_optimizer():
     forced = TrajectoryQuiz(seed=0, landscape=ls.Quadratic(10.0), start=(-3.0, 2.0))
     assert forced.trajectories[0].path[0].tolist() == [-3.0, 2.0]
     with pytest.raises(ValueError, match="unknown quiz optimizer"):
-        TrajectoryQuiz(optimizer="lion")
+        TrajectoryQuiz(optimizer="shampoo")
 
 
 def test_quiz_figure_hides_the_titles():

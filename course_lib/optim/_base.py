@@ -122,6 +122,8 @@ class PerTensorOptimizer(Optimizer):
     supports_sparse_grads: ClassVar[bool] = False
     #: torch's message for a sparse gradient; None means "<Name> does not support sparse gradients".
     sparse_grad_error: ClassVar[str | None] = None
+    #: whether torch refuses complex parameters too (then the message is torch's, without our prefix).
+    torch_refuses_complex: ClassVar[bool] = False
     #: the group keys torch's ``__setstate__`` fills in with fixed values; None: this optimizer's defaults.
     legacy_group_defaults: ClassVar[dict[str, Any] | None] = None
     #: state entries torch keeps as 0-dim tensors and restores from plain numbers on load.
@@ -145,7 +147,8 @@ class PerTensorOptimizer(Optimizer):
         if grad.is_sparse and not self.supports_sparse_grads:
             raise RuntimeError(self.sparse_grad_error or f"{name} does not support sparse gradients")
         if torch.is_complex(param):
-            raise RuntimeError(f"course_lib.optim.{name} does not support complex parameters")
+            prefix = "" if self.torch_refuses_complex else "course_lib.optim."
+            raise RuntimeError(f"{prefix}{name} does not support complex parameters")
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a param group as torch does, refusing torch-only kernel flags set inside it."""
@@ -193,7 +196,7 @@ class PerTensorOptimizer(Optimizer):
                 params = [p for p in group["params"] if p.grad is not None]
                 for param in params:
                     self.check_grad(param, param.grad)
-                states = [self.state[p] if p in self.state else {} for p in params]
+                states = [self.state.get(p, {}) for p in params]
                 if group.get("foreach") and self.supports_foreach:
                     self.update_foreach(params, [p.grad for p in params], states, group)
                 else:

@@ -202,6 +202,8 @@ class Adafactor(PerTensorOptimizer):
         >>> optimizer = Adafactor(torch.nn.Linear(3, 1).parameters(), lr=1e-2)
     """
 
+    torch_refuses_complex = True
+
     legacy_group_defaults = {"foreach": None}
 
     def __init__(

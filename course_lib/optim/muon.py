@@ -239,6 +239,8 @@ class Muon(PerTensorOptimizer):
         >>> optimizer = Muon([net[0].weight], lr=0.02)
     """
 
+    torch_refuses_complex = True
+
     legacy_group_defaults = {}
     scalar_state_keys = ()
 
