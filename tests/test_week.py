@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
-import io
 import re
 import zipfile
 from dataclasses import dataclass, field
