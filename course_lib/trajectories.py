@@ -242,7 +242,7 @@ def run(
         diverge_threshold: largest coordinate still counted as finite (default 1e6).
         engine: ``"torch"`` (default) steps the optimizer object itself; ``"python"``
             steps a plain-float replica of its update rule on the two coordinates (torch's
-            SGD, Adam, AdamW, RMSprop, Adagrad and RAdam, the course's Lion, on landscapes with a
+            SGD, Adam, AdamW, RMSprop, Adagrad, RAdam and Adafactor, the course's Lion, on landscapes with a
             :meth:`~course_lib.landscapes.Landscape.step_gradient`; no scheduler), the same
             operations in the same order, about ten times faster; ``"auto"``: python where
             it applies, else torch (what the widgets use).
@@ -515,6 +515,31 @@ def _lion(group: dict[str, Any]) -> Rule:
     return step
 
 
+def _adafactor(group: dict[str, Any]) -> Rule:
+    lr, decay, (eps1, eps2) = group["lr"], group["beta2_decay"], group["eps"]
+    d, weight_decay, maximize = group["d"], group["weight_decay"], group["maximize"]
+    eps1 = torch.finfo(torch.float64).eps if eps1 is None else eps1
+    variance, t = [0.0, 0.0], [0.0]
+
+    def step(params: list[float], grads: list[float]) -> list[float]:
+        t[0] += 1
+        weight = t[0] ** decay
+        rho = min(lr, 1 / (t[0] ** 0.5))
+        alpha = max(eps2, math.sqrt(params[0] * params[0] + params[1] * params[1]) / 2**0.5) * rho
+        grads = [-g if maximize else g for g in grads]
+        if weight_decay != 0:
+            params = [p * (1 - lr * weight_decay) for p in params]
+        update = []
+        for i, g in enumerate(grads):
+            variance[i] = _lerp(variance[i], g * g, weight)
+            second = variance[i] if variance[i] >= eps1 * eps1 or math.isnan(variance[i]) else eps1 * eps1
+            update.append(1 / _sqrt(second) * g)
+        denom = max(1.0, math.sqrt(update[0] * update[0] + update[1] * update[1]) / (2**0.5 * d))
+        return [p + -alpha / denom * u for p, u in zip(params, update)]
+
+    return step
+
+
 def _python_rule(optimizer: Optimizer) -> Rule | None:
     """A plain-float replica of ``optimizer``'s step on its one (2,) parameter, or None
     (another class, or a hyperparameter the replica does not cover)."""
@@ -534,6 +559,8 @@ def _python_rule(optimizer: Optimizer) -> Rule | None:
         return _adagrad(group)
     if kind is torch.optim.RAdam:
         return _radam(group)
+    if kind is torch.optim.Adafactor:
+        return _adafactor(group)
     from course_lib.optim import Lion
 
     if kind is Lion:
