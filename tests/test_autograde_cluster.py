@@ -354,22 +354,30 @@ os.kill(_parent(os.getppid()), signal.SIGKILL)  # the grading process: the paren
 """
 
 
+def test_a_worker_follows_sandbox_as_local_grading_does(monkeypatch, tmp_path):
+    """What a worker without bubblewrap answers the client (the check every worker runs before grading)."""
+    _require_dask()
+    from course_lib.grading.autograde.cluster import course_version, worker_check
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no /usr/bin: no bubblewrap
+    assert worker_check(course_version(), "auto", str(tmp_path)) == ("none", None)
+    assert worker_check(course_version(), "none", str(tmp_path)) == ("none", None)
+    kind, refusal = worker_check(course_version(), "bwrap", str(tmp_path))
+    assert refusal is not None and "bubblewrap (bwrap) is not installed" in refusal
+
+
 def test_a_submission_that_kills_its_worker_is_graded_0_and_the_run_goes_on(tmp_path):
-    """Workers without bubblewrap (--sandbox auto falls back to none, as locally, and --sandbox bwrap
-    is refused); without a sandbox, a submission can kill the worker grading it."""
+    """Without a sandbox (workers without bubblewrap: --sandbox auto falls back to none, as locally),
+    a submission can kill the worker grading it; with `local:2`, the workers start here."""
     _require_dask()
     root = _one_course(tmp_path, {"t_honest": solution_sources(ROOT / "solutions" / "01_risk" / "01_risk.ipynb"),
                                   "t_killer": {"empirical_risk": KILL_THE_WORKER}})
     # no /usr/bin on PATH: the workers find no bubblewrap; a worker death is not forgiven (scheduler's allowed-failures 0)
     env = {**os.environ, "PATH": str(Path(sys.executable).parent), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
 
-    def grade(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([COURSE, "--root", str(root), "autograde", "--quiet", "--cluster", "local:2", *args],
+    def grade() -> subprocess.CompletedProcess:
+        return subprocess.run([COURSE, "--root", str(root), "autograde", "--quiet", "--cluster", "local:2"],
                               capture_output=True, text=True, timeout=900, env=env)
-
-    strict = grade("--sandbox", "bwrap")
-    assert strict.returncode == 2, strict.stdout + strict.stderr
-    assert "no worker of local:2 can grade" in strict.stderr and "bubblewrap (bwrap) is not installed" in strict.stderr
 
     result = grade()
     assert result.returncode == 0, result.stdout + result.stderr

@@ -25,6 +25,7 @@ Faults:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -457,7 +458,7 @@ class ClusterGrader:
             for worker, why in sorted(self.workers.refused.items()):
                 by_reason.setdefault(why, []).append(worker)
             raise CourseError(f"no worker of {self.address} can grade: "
-                              + "; ".join(f"{why} ({', '.join(workers)})" for why, workers in by_reason.items()))
+                              + "; ".join(f"{', '.join(workers)}: {why}" for why, workers in by_reason.items()))
 
     def _refuse(self, worker: str, why: str, *, quiet: bool = False) -> None:
         if worker not in self.workers.refused:
@@ -468,6 +469,14 @@ class ClusterGrader:
     # ---- grading ---------------------------------------------------------------------------
 
     def __call__(self, run: Run, todo: list[Submission], preload: list[str], report: RunReport) -> Iterator[Graded]:
+        try:
+            yield from self._grade(run, todo, preload, report)
+        except OSError as err:  # the scheduler went away (distributed's CommClosedError is an OSError)
+            raise CourseError(f"lost the Dask scheduler at {self.address} ({type(err).__name__}: {err}); every submission "
+                              "graded so far is saved: run the same command again to grade the rest") from None
+
+    def _grade(self, run: Run, todo: list[Submission], preload: list[str], report: RunReport) -> Iterator[Graded]:
+        from distributed import TimeoutError as DaskTimeout
         from distributed import wait
 
         if self.client is None:
@@ -495,16 +504,17 @@ class ClusterGrader:
                     continue
                 try:
                     done, _ = wait(list(in_flight), timeout=REFRESH_SECONDS, return_when="FIRST_COMPLETED")
-                except TimeoutError:
+                except DaskTimeout:
                     continue
                 for future in done:
                     flight = in_flight.pop(future)
-                    graded = self._collect(future, flight, run, in_flight, suspects, preload)
+                    graded = self._collect(future, flight, run, in_flight, suspects)
                     if graded is not None:
                         yield graded
         finally:
             if in_flight:
-                self.client.cancel(list(in_flight))
+                with contextlib.suppress(OSError):
+                    self.client.cancel(list(in_flight))
 
     def _submit(self, in_flight: dict[Any, _InFlight], submission: Submission, run: Run, preload: list[str], *,
                 isolated: bool = False) -> None:
@@ -530,8 +540,8 @@ class ClusterGrader:
                 self.client.cancel([future])
                 self._send(in_flight, flight)
 
-    def _collect(self, future: Any, flight: _InFlight, run: Run, in_flight: dict[Any, _InFlight], suspects: deque[Submission],
-                 preload: list[str]) -> Graded | None:
+    def _collect(self, future: Any, flight: _InFlight, run: Run, in_flight: dict[Any, _InFlight],
+                 suspects: deque[Submission]) -> Graded | None:
         """The graded submission of a finished task, or None when it was sent again."""
         from distributed.scheduler import KilledWorker
 
