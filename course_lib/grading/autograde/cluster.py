@@ -191,13 +191,14 @@ class _WorkerState:
                     return sandbox
         return None
 
-    def give_back(self, key: tuple[Any, ...], sandbox: Sandbox | None) -> None:
+    def give_back(self, key: tuple[Any, ...], sandbox: Sandbox | None, keep: int) -> None:
+        """Keep ``sandbox`` warm for the next task, and at most ``keep`` sandboxes (the worker's threads)."""
         if sandbox is None:
             return
         stale = []
         with self.lock:
             self.idle.append((key, sandbox))
-            while len(self.idle) > max(1, os.cpu_count() or 1):
+            while len(self.idle) > max(1, keep):
                 stale.append(self.idle.pop(0)[1])
         for old in stale:
             old.close()
@@ -222,13 +223,15 @@ def _register_cleanup() -> None:
     atexit.register(_STATE.close)
 
 
-def _worker_address() -> str:
+def _this_worker() -> tuple[str, int]:
+    """The address and the number of threads of the Dask worker running the task."""
     try:
         from distributed import get_worker
 
-        return get_worker().address
+        worker = get_worker()
+        return worker.address, worker.state.nthreads
     except (ImportError, ValueError):
-        return f"pid {os.getpid()}"
+        return f"pid {os.getpid()}", 1
 
 
 def worker_check(client_version: str, sandbox: str, course_root: str) -> tuple[str, str | None]:
@@ -263,7 +266,7 @@ def grade_on_worker(task: Task) -> Returned:
             the task asks for it; the sandbox would show the course folder; or no sandbox starts here.
     """
     started = time.monotonic()
-    worker = _worker_address()
+    worker, threads = _this_worker()
     kind, refusal = worker_check(task.course_version, task.sandbox, task.course_root)
     if refusal is not None:
         raise WorkerRefused(worker, refusal)
@@ -296,7 +299,7 @@ def grade_on_worker(task: Task) -> Returned:
         if sandbox is not None:
             sandbox.kill()
         raise
-    _STATE.give_back(key, sandbox)
+    _STATE.give_back(key, sandbox, threads)
     for name, value in spent.items():
         phases[name] = phases.get(name, 0.0) + value
     return Returned([_slim(r) for r in results], phases, error, kind, worker, time.monotonic() - started)
