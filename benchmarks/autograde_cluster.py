@@ -5,8 +5,10 @@ blank, crashing students), starts PostgreSQL (the gradebook of every run, each r
 fresh database) and grades the class with `course autograde --jobs K` and with
 `course autograde --cluster` on K Dask worker processes (one thread each), for K = 1 and
 2, each configuration ``--repeats`` times in turn, keeping its fastest run (other work on
-the machine only slows runs down). Each Dask run gets a fresh scheduler and workers, so
-both sides start cold (their sandboxes' start-up counts for both). Then it measures what Dask costs per task alone:
+the machine only slows runs down). Each Dask configuration gets a fresh scheduler and
+workers and grades twice: cold (like the local pool, it starts its sandboxes, and each
+worker also imports the judge's libraries once) and warm (the class again, into another
+database, on the same workers, as on a cluster that stays up). Then it measures what Dask costs per task alone:
 tasks that carry a real submission's payload (the submission, the assignment's source
 and release) and do nothing, one at a time (latency) and many in flight (throughput).
 
@@ -120,22 +122,26 @@ def main() -> None:
                 cluster = start_dask(workers=k)
                 try:
                     keep(f"dask {k}", grade(root, postgres.create_database(f"dask_{k}_{repeat}"), "--cluster", cluster.address))
+                    keep(f"warm {k}", grade(root, postgres.create_database(f"warm_{k}_{repeat}"), "--cluster", cluster.address))
                 finally:
                     cluster.stop()
 
         print(f"\nfastest of {args.repeats} run(s) each:")
         print(f"{'':<28} {'run (s)':>8} {'course (s)':>10} {'subm./s':>8} {'client save (ms/subm.)':>23}")
-        for name, label in (("local 1", "local pool, --jobs 1"), ("dask 1", "Dask, 1 worker process"),
-                            ("local 2", "local pool, --jobs 2"), ("dask 2", "Dask, 2 worker processes")):
+        for name, label in (("local 1", "local pool, --jobs 1"), ("dask 1", "Dask, 1 worker, cold"), ("warm 1", "Dask, 1 worker, warm"),
+                            ("local 2", "local pool, --jobs 2"), ("dask 2", "Dask, 2 workers, cold"), ("warm 2", "Dask, 2 workers, warm")):
             r = results[name]
             print(f"{label:<28} {r['run']:8.1f} {r['wall']:10.1f} {n / r['run']:8.2f} {1000 * r['save'] / n:23.1f}")
         for k in (1, 2):
-            local, dask = results[f"local {k}"]["run"], results[f"dask {k}"]["run"]
-            print(f"{k} worker(s): Dask / local pool, submissions per second: {local / dask:.2f}; "
-                  f"Dask costs {1000 * (dask - local) / n:+.0f} ms of wall time per submission "
-                  f"({1000 * k * (dask - local) / n:+.0f} ms of worker time)")
+            local = results[f"local {k}"]["run"]
+            for state in ("dask", "warm"):
+                dask = results[f"{state} {k}"]["run"]
+                print(f"{k} worker(s), {'cold' if state == 'dask' else 'warm'}: Dask / local pool, submissions per second: "
+                      f"{local / dask:.2f}; {1000 * (dask - local) / n:+.0f} ms of wall time per submission "
+                      f"({1000 * k * (dask - local) / n:+.0f} ms of worker time)")
         print(f"from 1 to 2 workers: local pool x{results['local 1']['run'] / results['local 2']['run']:.2f}, "
-              f"Dask x{results['dask 1']['run'] / results['dask 2']['run']:.2f}")
+              f"Dask x{results['dask 1']['run'] / results['dask 2']['run']:.2f} cold, "
+              f"x{results['warm 1']['run'] / results['warm 2']['run']:.2f} warm")
 
         students = sorted(kinds)
         task, _, _ = a_task(root, students[0])
