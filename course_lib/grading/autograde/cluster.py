@@ -13,7 +13,7 @@ Faults:
 
 - a worker with another ``course_lib`` than the client's, or without bubblewrap when
   ``--sandbox bwrap`` asks for it, refuses the task (:class:`WorkerRefused`); the task goes
-  to the other workers, and the summary names both versions;
+  to the other workers, and a warning names both versions;
 - a worker that dies loses nothing: the scheduler gives its tasks to other workers, and
   each submission's result reaches the gradebook once;
 - a submission whose grading kills its worker more than the scheduler's
@@ -140,7 +140,6 @@ class Returned:
     error: str | None
     sandbox: str
     worker: str
-    seconds: float
 
 
 # ---- the worker's side ----------------------------------------------------------------------------
@@ -265,7 +264,6 @@ def grade_on_worker(task: Task) -> Returned:
         WorkerRefused: this worker's course_lib is not the client's; bubblewrap is missing while
             the task asks for it; the sandbox would show the course folder; or no sandbox starts here.
     """
-    started = time.monotonic()
     worker, threads = _this_worker()
     kind, refusal = worker_check(task.course_version, task.sandbox, task.course_root)
     if refusal is not None:
@@ -276,8 +274,9 @@ def grade_on_worker(task: Task) -> Returned:
     _register_cleanup()
     _STATE.setup()
     sources = [_STATE.source(task.assignment, entry) for entry in task.sources]
-    submission = Submission(task.assignment, task.student_id, Path(task.course_root), list(zip(sources, task.notebooks)),
-                            list(task.files), list(task.notes), "", None)
+    notebooks = list(zip(sources, task.notebooks, strict=True))
+    submission = Submission(task.assignment, task.student_id, Path(task.course_root), notebooks, list(task.files), list(task.notes),
+                            "", None)
     key = (kind, task.limits, task.preload)
 
     def new_sandbox() -> Sandbox:
@@ -302,7 +301,7 @@ def grade_on_worker(task: Task) -> Returned:
     _STATE.give_back(key, sandbox, threads)
     for name, value in spent.items():
         phases[name] = phases.get(name, 0.0) + value
-    return Returned([_slim(r) for r in results], phases, error, kind, worker, time.monotonic() - started)
+    return Returned([_slim(r) for r in results], phases, error, kind, worker)
 
 
 def _slim(result: NotebookResult) -> NotebookResult:
@@ -553,8 +552,7 @@ class ClusterGrader:
         submission = flight.submission
         if future.status == "finished":
             returned: Returned = future.result()
-            phases = dict(returned.phases)
-            return Graded(submission, returned.results, phases, returned.error, returned.sandbox)
+            return Graded(submission, returned.results, dict(returned.phases), returned.error, returned.sandbox)
         if future.status == "cancelled":
             return Graded(submission, [], {}, "not graded: the cluster cancelled its task (the scheduler restarted or was lost)")
         error = future.exception()
