@@ -23,7 +23,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt lab/course_lib.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,cluster]'
 	@# The Formgrader's autograde and feedback actions go through the course's judge (course_lib.grading.formgrader).
 	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
 	cp lab/course_lib.json $(VENV)/etc/jupyter/jupyter_server_config.d/course_lib.json

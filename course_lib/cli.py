@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-timeout", type=float, default=600.0, help="seconds per notebook (default: 600)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory per notebook on top of the libraries (default: 4096)")
     p.add_argument("--stock", action="store_true", help="grade with stock nbgrader instead, one at a time in the student's kernel")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="grade on a Dask cluster: its scheduler's address (tcp://host:8786; default: $COURSE_CLUSTER), "
+                        "or local:N to start N workers here; needs a PostgreSQL gradebook (--db-url) unless local")
     p.set_defaults(func=cmd_autograde)
 
     p = sub.add_parser("collect", help="turn a Canvas or Moodle bulk download into submitted/",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import socket
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Iterator
 
 
 from components import require
+from servers import free_port
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -28,12 +28,6 @@ CHROMIUM_FLAGS = [
 def chromium_path() -> str:
     """The system Chromium; without it the test skips, or fails under strict mode (tests/components.py)."""
     return require("chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

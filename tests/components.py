@@ -1,15 +1,15 @@
 """The real components some tests need, and the strict mode that CI runs in.
 
 Some tests drive real programs: headless Chromium (the book and JupyterLab), PostgreSQL
-(the gradebook), bubblewrap (the grading sandbox), JupyterLab. On a laptop without one of
+(the gradebook), bubblewrap (the grading sandbox), JupyterLab, Dask (grading on a cluster). On a laptop without one of
 them, its tests skip and say why. Under strict mode, ``COURSE_REQUIRE`` naming the
-component (``.ci/run`` sets ``COURSE_REQUIRE=chromium,postgres,bwrap,jupyterlab``), a test
+component (``.ci/run`` sets ``COURSE_REQUIRE=chromium,postgres,bwrap,jupyterlab,dask``), a test
 that needs a missing component FAILS instead, so CI can never turn green by skipping.
 """
 
 from __future__ import annotations
 
-import glob
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -17,14 +17,10 @@ from typing import NoReturn
 
 import pytest
 
+from servers import postgres_binary
+
 REQUIRED = frozenset(filter(None, (c.strip() for c in os.environ.get("COURSE_REQUIRE", "").split(","))))
 """Components whose absence is a failure, from ``$COURSE_REQUIRE`` (comma-separated)."""
-
-
-def postgres_binary(name: str) -> str | None:
-    """A PostgreSQL server program (``initdb``, ``pg_ctl``): Debian's versioned folder first, then PATH."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
 
 
 def _chromium() -> str | None:
@@ -48,6 +44,8 @@ FINDERS = {
     "postgres": (lambda: postgres_binary("initdb") and postgres_binary("pg_ctl"),
                  "PostgreSQL is not installed (apt-get install postgresql); the gradebook was not tested on it"),
     "jupyterlab": (_jupyterlab, "JupyterLab is not installed in this environment (pip install -e '.[dev]')"),
+    "dask": (lambda: importlib.util.find_spec("distributed"),
+             "dask/distributed are not installed (pip install -e '.[cluster]'): grading on a cluster was not tested"),
 }
 """Component -> (how to find it, what to say when it is missing)."""
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from attacks import ASSIGNMENT, answers, course_copy, submit
-from browser import free_port
+from servers import free_port
 from components import requires
 
 pytestmark = [pytest.mark.slow, requires("jupyterlab")]

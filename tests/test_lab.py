@@ -23,7 +23,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import browser, free_port
+from browser import browser
+from servers import free_port
 from components import requires
 from course_helpers import ROOT, assignments, copy_course, source_notebook
 from submissions import fill_release, solution_sources

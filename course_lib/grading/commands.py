@@ -39,7 +39,14 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
         raise CourseError(f"nothing to grade: no submitted/<student>/<assignment> folder for {', '.join(assignments)}")
     if args.jobs is not None and args.jobs < 1:
         raise CourseError("--jobs must be at least 1")
-    if not args.stock:
+    cluster = args.cluster or os.environ.get("COURSE_CLUSTER")
+    if cluster:
+        if args.stock or args.jobs is not None:
+            raise CourseError(f"--cluster grades on the cluster's workers; {'--stock' if args.stock else '--jobs'} is for this machine")
+        from course_lib.grading.autograde.cluster import check_cluster, open_cluster
+
+        check_cluster(cluster, course.coursedir.db_url)
+    elif not args.stock:
         from course_lib.grading.autograde.sandbox import SandboxError, sandbox_kind
 
         try:
@@ -71,11 +78,16 @@ def cmd_autograde(course: Course, args: argparse.Namespace) -> int:
         timeout = course.config.Execute.get("timeout", 120) if "Execute" in course.config else 120
         limits = Limits(cell_seconds=args.cell_timeout or float(timeout or 120), notebook_seconds=args.notebook_timeout,
                         memory_bytes=int(args.memory_mb) << 20)
+        grader = open_cluster(cluster) if cluster else None
         try:
-            run = Run(course, jobs=jobs, sandbox=args.sandbox, limits=limits, force=args.force)
-        except SandboxError as err:
-            raise CourseError(str(err)) from None
-        report = run.execute(work, progress=not args.quiet, bar=bar)
+            try:
+                run = Run(course, jobs=jobs, sandbox=args.sandbox, limits=limits, force=args.force, grader=grader)
+            except SandboxError as err:
+                raise CourseError(str(err)) from None
+            report = run.execute(work, progress=not args.quiet, bar=bar)
+        finally:
+            if grader is not None:
+                grader.close()
     _print_report(course, report)
     if report.interrupted:
         print("course: interrupted; every submission listed above is saved, run the same command again to grade the rest",

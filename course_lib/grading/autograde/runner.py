@@ -7,6 +7,10 @@ the main thread, which writes every submission in one transaction
 skipped when the gradebook records that exactly this submission was graded against
 exactly these sources and this ``course_lib``, so an interrupted run resumes where it
 stopped.
+
+Where the submissions are graded is a :data:`Grader`: by default this machine's pool of
+sandboxes; :mod:`~course_lib.grading.autograde.cluster` grades them on a Dask cluster
+with the same :func:`grade_submission`. Either way, only this process writes grades.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import nbformat
 
@@ -39,7 +43,7 @@ from course_lib.grading.autograde.sandbox import (
     sandbox_kind,
 )
 
-__all__ = ["Submission", "Outcome", "RunReport", "Run", "JUDGE_VERSION"]
+__all__ = ["Submission", "Outcome", "RunReport", "Run", "Graded", "Grader", "grade_submission", "JUDGE_VERSION"]
 
 JUDGE_VERSION = "course-autograde/1"
 """Part of every submission's hash: bump it when the judge's verdicts could change."""
@@ -73,6 +77,8 @@ class Outcome:
     max_score: float = 0.0
     reason: str = ""
     problems: list[str] = field(default_factory=list)
+    sandbox: str = ""
+    """The sandbox the submission ran in (``"bwrap"`` or ``"none"``; empty when it never ran)."""
 
 
 @dataclass
@@ -89,11 +95,52 @@ class RunReport:
 
 
 @dataclass
-class _Graded:
+class Graded:
+    """A judged submission on its way to the gradebook (``error``: it could not be graded, nothing is saved)."""
+
     submission: Submission
     results: list[NotebookResult]
     phases: dict[str, float]
     error: str | None = None
+    sandbox: str = ""
+
+
+Grader = Callable[["Run", list[Submission], list[str], RunReport], Iterator[Graded]]
+"""Grades submissions somewhere and yields each result as it comes in; given the run (its
+limits, requested sandbox and judge), the submissions, the check modules to preload and the
+run's report (for its workers and phases). Closing the iterator stops the grading."""
+
+
+def grade_submission(submission: Submission, judge: Judge, limits: Limits, sandbox: Sandbox | None,
+                     new_sandbox: Callable[[], Sandbox]) -> tuple[list[NotebookResult], dict[str, float], str | None, Sandbox | None]:
+    """Run every notebook of a submission in ``sandbox`` (started anew with ``new_sandbox`` when
+    needed) and judge it; returns the results, the time of each phase, an error that kept it
+    from being graded, and the sandbox to use next."""
+    phases: dict[str, float] = {}
+    results: list[NotebookResult] = []
+    error = None
+    # the working folder holds the student's own notebooks and files, as it does under nbgrader
+    files = [*submission.files, *((f"{src.name}.ipynb", data) for src, data in submission.notebooks if data is not None)]
+    for source, data in submission.notebooks:
+        plan = source.plan(data)
+        plan.notes[:0] = submission.notes
+        try:
+            if plan.problem is None and (sandbox is None or not sandbox.alive):
+                if sandbox is not None:
+                    sandbox.kill()
+                sandbox = new_sandbox()
+                phases["sandbox start"] = phases.get("sandbox start", 0.0) + sandbox.start()
+        except SandboxError as err:
+            error = f"no sandbox could be started: {err}"
+            break
+        result = run_notebook(sandbox, judge, plan, files, limits)
+        for key, value in result.timings.items():
+            phases[key] = phases.get(key, 0.0) + value
+        if result.sandbox_broken and sandbox is not None:
+            sandbox.kill()
+            sandbox = None
+        results.append(result)
+    return results, phases, error, sandbox
 
 
 def _course_lib_digest(check_modules: list[str]) -> bytes:
@@ -136,13 +183,18 @@ class Run:
         sandbox: ``"auto"``, ``"bwrap"`` or ``"none"``.
         limits: the limits of every notebook.
         force: grade even submissions that are unchanged since they were last graded.
+        grader: where to grade (default: this machine's pool of ``jobs`` sandboxes); a grader
+            elsewhere decides the sandbox on each of its machines, following ``sandbox``.
     """
 
-    def __init__(self, course: Any, *, jobs: int, sandbox: str = "auto", limits: Limits | None = None, force: bool = False) -> None:
+    def __init__(self, course: Any, *, jobs: int = 1, sandbox: str = "auto", limits: Limits | None = None, force: bool = False,
+                 grader: Grader | None = None) -> None:
         self.course = course
         self.jobs = max(1, jobs)
-        self.kind = sandbox_kind(sandbox)
-        if self.kind == "bwrap":
+        self.requested_sandbox = sandbox
+        self.grader = grader
+        self.kind = sandbox_kind(sandbox) if grader is None else sandbox
+        if grader is None and self.kind == "bwrap":
             from course_lib.grading.autograde.sandbox import exposes
 
             shown = exposes(Path(course.root))
@@ -221,9 +273,7 @@ class Run:
             stage("loading the checks")
             checks = sorted({f"course_lib.grading.checks.{c.split('.', 1)[0]}" for s in sources.values() for nb in s for c in nb.checks})
             base = JUDGE_VERSION.encode() + _course_lib_digest(checks)
-            todo: "queue.Queue[Submission]" = queue.Queue()
-            waiting: set[tuple[str, str]] = set()
-            pending = 0
+            todo: list[Submission] = []
             for assignment, student_id, folder in work:
                 submission = self.read(assignment, student_id, folder, sources[assignment], base)
                 if not self.force and graded_before.get((student_id, assignment)) == submission.digest:
@@ -231,39 +281,20 @@ class Run:
                     if bar is not None:
                         bar.update(1)
                     continue
-                todo.put(submission)
-                waiting.add((student_id, assignment))
-                pending += 1
-            if pending == 0:
+                todo.append(submission)
+            if not todo:
                 report.seconds = time.monotonic() - started
                 return report
-            preload = checks
-            snapshot = Snapshot()
-            done: "queue.Queue[_Graded]" = queue.Queue()
-            workers: list[threading.Thread] = []
-            report.workers = min(self.jobs, pending)
+            waiting = {(s.student_id, s.assignment) for s in todo}
+            grader = self.grader or Run._grade_here
+            stage("starting the graders")
+            results = grader(self, todo, checks, report)
+            own_bar = bar is None
             try:
-                stage("starting the sandboxes")
-                first = self._first_sandbox(snapshot, preload)
-                phases["sandbox start"] = first.started_in
-                for i in range(report.workers):
-                    workers.append(threading.Thread(target=self._work, args=(todo, done, snapshot, preload, first if i == 0 else None),
-                                                    name=f"autograde-{i}", daemon=True))
-                    workers[-1].start()
-                stage("grading")
-                own_bar = bar is None
                 if own_bar:
-                    bar = tqdm(total=pending, desc="autograde", unit="submission", disable=not progress)
+                    bar = tqdm(total=len(todo), desc="autograde", unit="submission", disable=not progress)
                 try:
-                    received = 0
-                    while received < pending:
-                        try:
-                            graded = done.get(timeout=0.2)
-                        except queue.Empty:
-                            if not any(w.is_alive() for w in workers) and done.empty():
-                                break
-                            continue
-                        received += 1
+                    for graded in results:
                         waiting.discard((graded.submission.student_id, graded.submission.assignment))
                         saving = time.monotonic()
                         outcome = self._save(writer, graded)
@@ -281,14 +312,46 @@ class Run:
             except KeyboardInterrupt:
                 report.interrupted = True
             finally:
-                self.stop()
-                for worker in workers:
-                    worker.join(timeout=30)
-                snapshot.close()
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()
         finally:
             writer.close()
+        report.sandbox = _sandboxes(report.outcomes, report.sandbox)
         report.seconds = time.monotonic() - started
         return report
+
+    def _grade_here(self, todo: list[Submission], preload: list[str], report: RunReport) -> Iterator[Graded]:
+        """This machine's pool: ``jobs`` threads, each driving one sandbox."""
+        queued: "queue.Queue[Submission]" = queue.Queue()
+        for submission in todo:
+            queued.put(submission)
+        snapshot = Snapshot()
+        done: "queue.Queue[Graded]" = queue.Queue()
+        workers: list[threading.Thread] = []
+        report.workers = min(self.jobs, len(todo))
+        try:
+            first = self._first_sandbox(snapshot, preload)
+            report.phases["sandbox start"] = first.started_in
+            for i in range(report.workers):
+                workers.append(threading.Thread(target=self._work, args=(queued, done, snapshot, preload, first if i == 0 else None),
+                                                name=f"autograde-{i}", daemon=True))
+                workers[-1].start()
+            received = 0
+            while received < len(todo):
+                try:
+                    graded = done.get(timeout=0.2)
+                except queue.Empty:
+                    if not any(w.is_alive() for w in workers) and done.empty():
+                        return
+                    continue
+                received += 1
+                yield graded
+        finally:
+            self.stop()
+            for worker in workers:
+                worker.join(timeout=30)
+            snapshot.close()
 
     def stop(self) -> None:
         """Stop every worker and kill every sandbox (Ctrl-C, or the end of the run)."""
@@ -319,7 +382,7 @@ class Run:
             self._sandboxes.append(sandbox)
         return sandbox
 
-    def _work(self, todo: "queue.Queue[Submission]", done: "queue.Queue[_Graded]", snapshot: Snapshot, preload: list[str],
+    def _work(self, todo: "queue.Queue[Submission]", done: "queue.Queue[Graded]", snapshot: Snapshot, preload: list[str],
               sandbox: Sandbox | None = None) -> None:
         try:
             while not self._stopping.is_set():
@@ -333,7 +396,7 @@ class Run:
                     if sandbox is not None:
                         sandbox.kill()
                         sandbox = None
-                    graded = _Graded(submission, [], {}, f"internal error of the grader: {type(err).__name__}: {err}")
+                    graded = Graded(submission, [], {}, f"internal error of the grader: {type(err).__name__}: {err}")
                 if self._stopping.is_set():
                     return
                 done.put(graded)
@@ -342,40 +405,18 @@ class Run:
                 sandbox.close()
 
     def _grade(self, submission: Submission, snapshot: Snapshot, preload: list[str],
-               sandbox: Sandbox | None) -> tuple[_Graded, Sandbox | None]:
+               sandbox: Sandbox | None) -> tuple[Graded, Sandbox | None]:
         """Run every notebook of a submission; returns the result and the sandbox to use next."""
-        phases: dict[str, float] = {}
-        results: list[NotebookResult] = []
-        error = None
-        # the working folder holds the student's own notebooks and files, as it does under nbgrader
-        files = [*submission.files, *((f"{src.name}.ipynb", data) for src, data in submission.notebooks if data is not None)]
-        for source, data in submission.notebooks:
-            plan = source.plan(data)
-            plan.notes[:0] = submission.notes
-            try:
-                if plan.problem is None and (sandbox is None or not sandbox.alive):
-                    if sandbox is not None:
-                        sandbox.kill()
-                    sandbox = self._new_sandbox(snapshot, preload)
-                    phases["sandbox start"] = phases.get("sandbox start", 0.0) + sandbox.start()
-            except SandboxError as err:
-                error = f"no sandbox could be started: {err}"
-                break
-            result = run_notebook(sandbox, self.judge, plan, files, self.limits)
-            for key, value in result.timings.items():
-                phases[key] = phases.get(key, 0.0) + value
-            if result.sandbox_broken and sandbox is not None:
-                sandbox.kill()
-                sandbox = None
-            results.append(result)
-        return _Graded(submission, results, phases, error), sandbox
+        results, phases, error, sandbox = grade_submission(submission, self.judge, self.limits, sandbox,
+                                                           lambda: self._new_sandbox(snapshot, preload))
+        return Graded(submission, results, phases, error, self.kind), sandbox
 
     # ---- saving -----------------------------------------------------------------------------
 
-    def _save(self, writer: GradebookWriter, graded: _Graded) -> Outcome:
+    def _save(self, writer: GradebookWriter, graded: Graded) -> Outcome:
         submission = graded.submission
         if graded.error:
-            return Outcome(submission.student_id, submission.assignment, ok=False, reason=graded.error)
+            return Outcome(submission.student_id, submission.assignment, ok=False, reason=graded.error, sandbox=graded.sandbox)
         course = self.course
         out_folder = course.root / course.coursedir.autograded_directory / submission.student_id / submission.assignment
         out_folder.mkdir(parents=True, exist_ok=True)
@@ -400,6 +441,21 @@ class Run:
                      timestamp=submission.timestamp, score=score, max_score=max_score, problems=problems)
         saved = writer.gb.find_submission(submission.assignment, submission.student_id)
         outcome = Outcome(submission.student_id, submission.assignment, ok=True, score=float(saved.score),
-                          max_score=float(saved.max_score), problems=problems)
+                          max_score=float(saved.max_score), problems=problems, sandbox=graded.sandbox)
         writer.gb.db.commit()
         return outcome
+
+
+def _sandboxes(outcomes: list[Outcome], default: str) -> str:
+    """Which sandbox the submissions ran in: one word when all ran in the same, else who ran in which."""
+    kinds: dict[str, list[str]] = {}
+    for o in sorted(outcomes, key=lambda o: (o.assignment, o.student_id)):
+        if o.sandbox:
+            kinds.setdefault(o.sandbox, []).append(f"{o.student_id}/{o.assignment}")
+    if not kinds:
+        return default
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    main = max(kinds, key=lambda k: (len(kinds[k]), k == "bwrap"))
+    others = "; ".join(f"{kind} for {len(names)}: {', '.join(names)}" for kind, names in sorted(kinds.items()) if kind != main)
+    return f"{main} for {len(kinds[main])}, {others}"
