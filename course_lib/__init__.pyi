@@ -49,6 +49,8 @@ from .risk import (
     ridge_solution as ridge_solution,
     GDResult as GDResult,
     gradient_descent as gradient_descent,
+    BiasVariance as BiasVariance,
+    ridge_bias_variance as ridge_bias_variance,
 )
 from .stochastic import (
     SGDRun as SGDRun,

@@ -121,6 +121,21 @@ class DigitsSplits:
             self.num_classes,
         )
 
+    def subset(self, n_train: int, seed: int = 0) -> DigitsSplits:
+        """The same validation and test sets with ``n_train`` training images drawn at random.
+
+        A small training set makes over-fitting (and regularization) visible in seconds.
+        The statistics of the standardization stay those of the full training set.
+        """
+        if not 1 <= n_train <= len(self.train):
+            raise ValueError(f"n_train must be between 1 and {len(self.train)}, got {n_train}")
+        chosen = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(seed))
+        chosen = chosen[:n_train].sort().values.to(self.train.y.device)
+        return DigitsSplits(
+            Split(self.train.X[chosen], self.train.y[chosen]), self.val, self.test, self.mean,
+            self.std, self.num_classes,
+        )
+
     def to(self, device: torch.device | str) -> DigitsSplits:
         """The same splits on ``device``."""
         return DigitsSplits(

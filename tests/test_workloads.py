@@ -72,6 +72,13 @@ def test_split_seed_and_flatten(data):
     assert torch.equal(flat.val.X.reshape(-1, 1, 8, 8), data.val.X)
     with pytest.raises(ValueError, match="leave a training set"):
         load_digits_splits(val_fraction=0.5, test_fraction=0.5)
+    part = data.subset(100, seed=2)
+    assert len(part.train) == 100 and part.val is data.val and part.test is data.test
+    rows = {tuple(row.tolist()) for row in data.train.X.reshape(-1, 64)}
+    assert all(tuple(row.tolist()) in rows for row in part.train.X.reshape(-1, 64))
+    assert not torch.equal(part.train.y, data.subset(100, seed=3).train.y)
+    with pytest.raises(ValueError, match="n_train"):
+        data.subset(0)
 
 
 CNN_TABLE = [
