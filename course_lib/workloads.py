@@ -599,12 +599,15 @@ class Recipe:
         optimizer_fn: ``params -> optimizer`` (e.g. :attr:`LRTuning.optimizer_fn`).
         scheduler_fn: ``optimizer -> scheduler`` (default none).
         scheduler_interval: ``"step"`` or ``"epoch"`` (see :func:`train`).
+        batch_size: samples per step for this recipe (default ``None``: the
+            ``batch_size`` given to :func:`compare_recipes`).
     """
 
     model_fn: ModelFn
     optimizer_fn: OptimizerFn
     scheduler_fn: SchedulerFn | None = None
     scheduler_interval: str = "step"
+    batch_size: int | None = None
 
 
 @dataclass
@@ -705,7 +708,7 @@ def compare_recipes(
         recipes: name -> :class:`Recipe` (at least one).
         data: the splits.
         epochs: epochs per run.
-        batch_size: samples per step (default 64).
+        batch_size: samples per step (default 64), unless a recipe sets its own.
         seeds: the seeds, shared by all recipes (at least two; default ``0..4``).
         metric: the score, a key of :data:`METRICS` (default ``"test_accuracy"``).
         level: confidence level of the intervals (default 0.95).
@@ -735,7 +738,8 @@ def compare_recipes(
             for name, recipe in recipes.items():
                 runs[name].append(train(
                     recipe.model_fn, recipe.optimizer_fn, data=data, epochs=epochs,
-                    batch_size=batch_size, seed=seed, scheduler_fn=recipe.scheduler_fn,
+                    batch_size=recipe.batch_size or batch_size, seed=seed,
+                    scheduler_fn=recipe.scheduler_fn,
                     scheduler_interval=recipe.scheduler_interval, device=device,
                 ))
                 bar.update()

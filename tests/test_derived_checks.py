@@ -56,3 +56,19 @@ def test_nesterov_rate_crosses_one_at_the_stability_bound(momentum):
     assert nesterov_sizes(0.98 * bound, momentum, 1.0, 3000)[-1] < 1e-3
     assert nesterov_sizes(1.02 * bound, momentum, 1.0, 3000)[-1] > 1e3
     assert math.isclose(rate(0.5, momentum, 1.0), rate(0.5 / 4, momentum, 4.0))  # only lr * h
+
+
+@pytest.mark.parametrize("case_index", range(6))
+def test_noise_floor_is_the_long_run_mean_square_of_simulated_sgd(case_index):
+    check = get_check("sgd.noise_floor")
+    case = check.cases(True)[case_index]
+    lr, h, sigma = case["lr"], case["curvature"], case["noise_std"]
+    generator = torch.Generator().manual_seed(case_index)
+    theta = torch.full((20000,), 2.0, dtype=torch.float64)
+    steps = int(20 / min(lr * h, 2 - lr * h))         # enough to forget the start
+    for _ in range(steps):
+        noise = torch.randn(20000, generator=generator, dtype=torch.float64)
+        theta = theta - lr * (h * theta + sigma * noise)
+    floor = check.reference(**case)
+    # the mean of 20,000 squares of roughly normal numbers: about 1% standard error
+    assert (theta**2).mean().item() == pytest.approx(floor, rel=0.05)
