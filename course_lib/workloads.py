@@ -34,7 +34,12 @@ from torch import nn
 
 from course_lib.data import batches
 from course_lib.device import default_device
-from course_lib.experiments import ExperimentResult, Interval, subsample_splits
+from course_lib.experiments import (
+    ExperimentResult,
+    Interval,
+    subsample_splits,
+    widen_grid,
+)
 
 __all__ = [
     "Split",
@@ -579,10 +584,7 @@ def tune_lr(
         for _ in range(widen):
             if tuning.inside:
                 break
-            if tuning.best_index == 0:
-                grid.insert(0, grid[0] * grid[0] / grid[1])
-            else:
-                grid.append(grid[-1] * grid[-1] / grid[-2])
+            grid = widen_grid(grid, tuning.best_index)
             bar.total += len(seeds)
             tuning = run_missing()
     finally:

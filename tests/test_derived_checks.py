@@ -72,3 +72,32 @@ def test_noise_floor_is_the_long_run_mean_square_of_simulated_sgd(case_index):
     floor = check.reference(**case)
     # the mean of 20,000 squares of roughly normal numbers: about 1% standard error
     assert (theta**2).mean().item() == pytest.approx(floor, rel=0.05)
+
+
+def test_full_adagrad_reference_is_adagrad_when_g_stays_diagonal_and_turns_with_rotations():
+    step = get_check("adaptive.full_adagrad_step").reference
+    generator = torch.Generator().manual_seed(0)
+    p = torch.randn(3, generator=generator, dtype=torch.float64)
+    leaf = torch.nn.Parameter(p.clone())
+    adagrad = torch.optim.Adagrad([leaf], lr=0.1)
+    G = torch.zeros(3, 3, dtype=torch.float64)
+    for t in range(6):                       # gradients along one axis at a time: G diagonal
+        g = torch.zeros(3, dtype=torch.float64)
+        g[t % 3] = torch.randn((), generator=generator, dtype=torch.float64)
+        leaf.grad = g.clone()
+        adagrad.step()
+        p, G = step(p, g, G, 0.1)
+        torch.testing.assert_close(p, leaf.detach())
+        torch.testing.assert_close(torch.diagonal(G), adagrad.state[leaf]["sum"])
+    # rotating the problem rotates the step: p, g, G -> Q p, Q g, Q G Q^T
+    Q = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64)).Q
+    history = torch.randn(5, 3, generator=generator, dtype=torch.float64)
+    G, g = history.T @ history, torch.randn(3, generator=generator, dtype=torch.float64)
+    new_p, new_G = step(p, g, G, 0.3)
+    turned_p, turned_G = step(Q @ p, Q @ g, Q @ G @ Q.T, 0.3)
+    torch.testing.assert_close(turned_p, Q @ new_p)
+    torch.testing.assert_close(turned_G, Q @ new_G @ Q.T)
+    # the first step (G = 0) is a normalized gradient step of length lr
+    first, _ = step(torch.zeros(3, dtype=torch.float64), g, torch.zeros(3, 3, dtype=torch.float64),
+                    0.3, eps=0.0)
+    torch.testing.assert_close(first, -0.3 * g / g.norm())
