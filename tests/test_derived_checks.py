@@ -98,6 +98,6 @@ def test_full_adagrad_reference_is_adagrad_when_g_stays_diagonal_and_turns_with_
     torch.testing.assert_close(turned_p, Q @ new_p)
     torch.testing.assert_close(turned_G, Q @ new_G @ Q.T)
     # the first step (G = 0) is a normalized gradient step of length lr
-    first, _ = step(torch.zeros(3, dtype=torch.float64), g, torch.zeros(3, 3, dtype=torch.float64),
-                    0.3, eps=0.0)
-    torch.testing.assert_close(first, -0.3 * g / g.norm())
+    first, _ = step(torch.zeros(3, dtype=torch.float64), g,
+                    torch.zeros(3, 3, dtype=torch.float64), 0.3, eps=1e-6)
+    torch.testing.assert_close(first, -0.3 * g / (g.norm() + 1e-6))
