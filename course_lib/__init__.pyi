@@ -49,6 +49,8 @@ from .risk import (
     ridge_solution as ridge_solution,
     GDResult as GDResult,
     gradient_descent as gradient_descent,
+    BiasVariance as BiasVariance,
+    ridge_bias_variance as ridge_bias_variance,
 )
 from .stochastic import (
     SGDRun as SGDRun,
@@ -266,6 +268,7 @@ from .experiments import (
     subsample_splits as subsample_splits,
     ExperimentResult as ExperimentResult,
     repeated_subsampling as repeated_subsampling,
+    widen_grid as widen_grid,
 )
 from .workloads import (
     Split as Split,
@@ -299,6 +302,8 @@ from .trajectories import (
     hyperparameter_names as hyperparameter_names,
     VARY_ALIASES as VARY_ALIASES,
     fit_limits as fit_limits,
+    LRSweep as LRSweep,
+    sweep_lr as sweep_lr,
 )
 from .plots import (
     PATH_COLORS as PATH_COLORS,

@@ -24,9 +24,10 @@ start from the same weights and see the same batches, which is what makes their
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -34,7 +35,12 @@ from torch import nn
 
 from course_lib.data import batches
 from course_lib.device import default_device
-from course_lib.experiments import ExperimentResult, Interval, subsample_splits
+from course_lib.experiments import (
+    ExperimentResult,
+    Interval,
+    subsample_splits,
+    widen_grid,
+)
 
 __all__ = [
     "Split",
@@ -119,6 +125,21 @@ class DigitsSplits:
         return DigitsSplits(
             flat(self.train), flat(self.val), flat(self.test), self.mean, self.std,
             self.num_classes,
+        )
+
+    def subset(self, n_train: int, seed: int = 0) -> DigitsSplits:
+        """The same validation and test sets with ``n_train`` training images drawn at random.
+
+        A small training set makes over-fitting (and regularization) visible in seconds.
+        The statistics of the standardization stay those of the full training set.
+        """
+        if not 1 <= n_train <= len(self.train):
+            raise ValueError(f"n_train must be between 1 and {len(self.train)}, got {n_train}")
+        chosen = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(seed))
+        chosen = chosen[:n_train].sort().values.to(self.train.y.device)
+        return DigitsSplits(
+            Split(self.train.X[chosen], self.train.y[chosen]), self.val, self.test, self.mean,
+            self.std, self.num_classes,
         )
 
     def to(self, device: torch.device | str) -> DigitsSplits:
@@ -247,6 +268,20 @@ class TrainResult:
         return value
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(threads)`` inside the block (nothing when None)."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _evaluate(model: nn.Module, split: Split) -> tuple[float, float]:
     with torch.no_grad():
         logits = model(split.X)
@@ -322,20 +357,9 @@ def train(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if scheduler_interval not in ("step", "epoch"):
         raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {scheduler_interval!r}")
+    if cpu_threads is not None and cpu_threads < 1:
+        raise ValueError(f"cpu_threads must be >= 1 or None, got {cpu_threads}")
     device = torch.device(device) if device is not None else default_device()
-    if device.type == "cpu" and cpu_threads is not None:
-        if cpu_threads < 1:
-            raise ValueError(f"cpu_threads must be >= 1 or None, got {cpu_threads}")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(cpu_threads)
-        try:
-            return train(
-                model_fn, optimizer_fn, data=data, epochs=epochs, batch_size=batch_size,
-                seed=seed, scheduler_fn=scheduler_fn, scheduler_interval=scheduler_interval,
-                device=device, max_loss=max_loss, cpu_threads=None,
-            )
-        finally:
-            torch.set_num_threads(threads)
     per_epoch = steps_per_epoch(data, batch_size)
     data = data.to(device)
     total = epochs * per_epoch
@@ -346,7 +370,8 @@ def train(
     steps_done = 0
     diverged = False
     cuda_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
+    threads = cpu_threads if device.type == "cpu" else None
+    with torch.random.fork_rng(devices=cuda_devices), _torch_threads(threads):
         torch.manual_seed(seed)
         model = model_fn().to(device)
         optimizer = optimizer_fn(model.parameters())
@@ -572,10 +597,7 @@ def tune_lr(
         for _ in range(widen):
             if tuning.inside:
                 break
-            if tuning.best_index == 0:
-                grid.insert(0, grid[0] * grid[0] / grid[1])
-            else:
-                grid.append(grid[-1] * grid[-1] / grid[-2])
+            grid = widen_grid(grid, tuning.best_index)
             bar.total += len(seeds)
             tuning = run_missing()
     finally:
@@ -592,12 +614,15 @@ class Recipe:
         optimizer_fn: ``params -> optimizer`` (e.g. :attr:`LRTuning.optimizer_fn`).
         scheduler_fn: ``optimizer -> scheduler`` (default none).
         scheduler_interval: ``"step"`` or ``"epoch"`` (see :func:`train`).
+        batch_size: samples per step for this recipe (default ``None``: the
+            ``batch_size`` given to :func:`compare_recipes`).
     """
 
     model_fn: ModelFn
     optimizer_fn: OptimizerFn
     scheduler_fn: SchedulerFn | None = None
     scheduler_interval: str = "step"
+    batch_size: int | None = None
 
 
 @dataclass
@@ -698,7 +723,7 @@ def compare_recipes(
         recipes: name -> :class:`Recipe` (at least one).
         data: the splits.
         epochs: epochs per run.
-        batch_size: samples per step (default 64).
+        batch_size: samples per step (default 64), unless a recipe sets its own.
         seeds: the seeds, shared by all recipes (at least two; default ``0..4``).
         metric: the score, a key of :data:`METRICS` (default ``"test_accuracy"``).
         level: confidence level of the intervals (default 0.95).
@@ -728,7 +753,8 @@ def compare_recipes(
             for name, recipe in recipes.items():
                 runs[name].append(train(
                     recipe.model_fn, recipe.optimizer_fn, data=data, epochs=epochs,
-                    batch_size=batch_size, seed=seed, scheduler_fn=recipe.scheduler_fn,
+                    batch_size=recipe.batch_size or batch_size, seed=seed,
+                    scheduler_fn=recipe.scheduler_fn,
                     scheduler_interval=recipe.scheduler_interval, device=device,
                 ))
                 bar.update()

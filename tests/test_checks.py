@@ -72,3 +72,39 @@ def test_unknown_check_name_is_a_clear_error():
         get_check("risk.no_such_part")
     with pytest.raises(KeyError, match="no checks for"):
         get_check("nosuchassignment.part")
+
+
+# Parts written before hidden cases had to catch something the visible ones miss; take a
+# part off this list once its hidden cases catch a registered mistake of their own.
+PARTS_WITHOUT_A_HIDDEN_ONLY_MISTAKE = {
+    "adamw.AdamW", "adamw.adamw_step", "adamw.clip_grad_norm", "adamw.param_groups",
+    "adaptive.Adam", "adaptive.adagrad_step", "adaptive.adam_step", "adaptive.rmsprop_step",
+    "init.fan_in_and_fan_out", "init.layer_variances", "init.weight_variance",
+    "init.xavier_uniform_",
+    "momentum.MomentumSGD", "momentum.ewma", "momentum.momentum_step", "momentum.nesterov_classic",
+    "normalization.BatchNorm1d", "normalization.batch_norm_eval", "normalization.batch_norm_train",
+    "normalization.dropout", "normalization.layer_norm",
+    "risk.empirical_risk", "risk.gradient_descent", "risk.ridge_gradient", "risk.ridge_risk",
+    "risk.standardize",
+    "schedules.cosine_annealing", "schedules.inverse_time_scheduler", "schedules.one_cycle",
+    "schedules.warmup_cosine",
+    "sgd.loglog_fit", "sgd.minibatch_gradient", "sgd.minibatch_indices",
+    "sgd.minibatch_standard_error", "sgd.sgd_step", "sgd.train_sgd",
+}
+
+
+def test_the_exemptions_name_registered_parts():
+    assert PARTS_WITHOUT_A_HIDDEN_ONLY_MISTAKE <= set(CHECKS)
+
+
+@pytest.mark.parametrize("name", [n for n in CHECKS if n not in PARTS_WITHOUT_A_HIDDEN_ONLY_MISTAKE])
+def test_hidden_cases_catch_a_mistake_the_visible_cases_miss(name):
+    """The hidden tests must be worth their name: some known mistake passes the visible
+    cases (a student would see a green test) and is still caught by the hidden ones."""
+    c = get_check(name)
+    visible, hidden = c.cases(False), c.cases(True)
+    caught = [m.name for m in c.mistakes
+              if evaluate(c, m.implementation, visible) is None
+              and evaluate(c, m.implementation, hidden) is not None]
+    assert caught, (f"{name}: every known mistake that the hidden cases catch is already caught "
+                    "by the visible ones; add a hidden case (or a mistake) that only they expose")

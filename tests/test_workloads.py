@@ -72,6 +72,13 @@ def test_split_seed_and_flatten(data):
     assert torch.equal(flat.val.X.reshape(-1, 1, 8, 8), data.val.X)
     with pytest.raises(ValueError, match="leave a training set"):
         load_digits_splits(val_fraction=0.5, test_fraction=0.5)
+    part = data.subset(100, seed=2)
+    assert len(part.train) == 100 and part.val is data.val and part.test is data.test
+    rows = {tuple(row.tolist()) for row in data.train.X.reshape(-1, 64)}
+    assert all(tuple(row.tolist()) in rows for row in part.train.X.reshape(-1, 64))
+    assert not torch.equal(part.train.y, data.subset(100, seed=3).train.y)
+    with pytest.raises(ValueError, match="n_train"):
+        data.subset(0)
 
 
 CNN_TABLE = [
@@ -146,6 +153,10 @@ def test_train_is_deterministic_and_leaves_global_state_alone(short_run, data, s
     assert torch.equal(again.test_accuracy, short_run.test_accuracy)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.get_num_threads() == threads
+    seen = []
+    train(lambda: seen.append(torch.get_num_threads()) or cnn(), sgd(0.05), data=small,
+          epochs=1, seed=0, device="cpu", cpu_threads=1)
+    assert seen == [1] and torch.get_num_threads() == threads, "one thread inside, restored after"
     other = train(cnn, sgd(0.05, 0.9), data=small, epochs=1, seed=1, device="cpu")
     first = train(cnn, sgd(0.05, 0.9), data=small, epochs=1, seed=0, device="cpu")
     assert not torch.equal(other.train_loss, first.train_loss)
@@ -195,6 +206,7 @@ def test_mlp_view_trains(small):
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 5000}, "batch_size"),
     ({"scheduler_interval": "batch"}, "scheduler_interval"),
+    ({"cpu_threads": 0}, "cpu_threads"),
 ])
 def test_train_rejects_bad_arguments(small, kwargs, match):
     arguments = {"data": small, "epochs": 1, "device": "cpu"} | kwargs
@@ -325,6 +337,14 @@ def test_compare_recipes_on_the_real_network(small):
     assert "frozen" in comparison.table()
 
 
+def test_a_recipe_may_set_its_own_batch_size(small):
+    recipes = {"default": Recipe(cnn, sgd(0.05)), "small batches": Recipe(cnn, sgd(0.05),
+                                                                          batch_size=20)}
+    comparison = compare_recipes(recipes, data=small, epochs=1, seeds=(0, 1), device="cpu")
+    assert comparison.curves("default").shape == (2, steps_per_epoch(small, 64))
+    assert comparison.curves("small batches").shape == (2, steps_per_epoch(small, 20))
+
+
 def test_compare_recipes_rejects_bad_arguments(small):
     recipes = {"sgd": Recipe(cnn, sgd(0.1))}
     with pytest.raises(ValueError, match="two distinct seeds"):
@@ -333,3 +353,10 @@ def test_compare_recipes_rejects_bad_arguments(small):
         compare_recipes(recipes, data=small, epochs=1, seeds=(1, 1))
     with pytest.raises(ValueError, match="at least one recipe"):
         compare_recipes({}, data=small, epochs=1)
+
+
+def test_train_on_device(small, device):
+    result = train(cnn, sgd(0.05, 0.9), data=small, epochs=2, seed=0, device=device)
+    assert next(result.model.parameters()).device.type == device.type
+    assert torch.isfinite(result.train_loss).all() and result.final("test_accuracy") > 0.5
+    assert result.train_loss.device.type == "cpu", "records come back to the CPU"
