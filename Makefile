@@ -7,22 +7,26 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?= auto
 
-.PHONY: help setup book test lab release system-deps clean clean-book
+.PHONY: help setup book test lab formgrader release system-deps clean clean-book
 
 help:
 	@echo "make book     set up .venv and build the book into _build/html"
 	@echo "make test     set up .venv and run the whole test suite"
-	@echo "make lab      open JupyterLab on exercises/ (students)"
+	@echo "make lab      open JupyterLab on your own copies of the exercises, in work/ (students)"
+	@echo "make formgrader  open JupyterLab with nbgrader's Formgrader on the course (instructors)"
 	@echo "make release  regenerate exercises/ from solutions/ (instructors)"
 
 setup: $(STAMP)
 
 # torch is installed first, pinned by constraints.txt: the package itself only asks for a
 # range, and on a CPU-only machine an unpinned resolve would pull several GB of CUDA wheels.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt lab/course_lib.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,cluster]'
+	@# The Formgrader's autograde and feedback actions go through the course's judge (course_lib.grading.formgrader).
+	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp lab/course_lib.json $(VENV)/etc/jupyter/jupyter_server_config.d/course_lib.json
 	@touch $(STAMP)
 
 book: $(STAMP)
@@ -34,9 +38,16 @@ book: $(STAMP)
 test: $(STAMP) system-deps book
 	$(BIN)/python -m pytest
 
+# Students work in their own git-ignored copies (work/), filled from exercises/ and never
+# overwritten; lab/student turns off the instructor's extensions (Formgrader, Create Assignment).
 # JupyterLab refuses to run as root unless told; a student's own account needs no flag.
+WORK ?= work
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=exercises $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(BIN)/course workspace --folder $(WORK)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/lab/student $(BIN)/jupyter lab --notebook-dir=$(WORK) $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+formgrader: $(STAMP)
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 release: $(STAMP)
 	$(BIN)/course release

@@ -21,6 +21,39 @@ The initializers here take torch's arguments (``gain``, ``a``, ``mode``,
 ``nonlinearity``, ``generator``) and compute the standard deviation and the
 bound with the same floating-point operations as ``torch.nn.init``, so with the
 same ``torch.Generator`` they fill a tensor with identical numbers.
+
+==========================  ===========================================  ==============================
+course_lib.init             torch.nn.init                                agreement (tests/test_init.py)
+==========================  ===========================================  ==============================
+:func:`calculate_gain`      ``calculate_gain``                           equal
+:func:`fan_in_and_fan_out`  ``_calculate_fan_in_and_fan_out``            equal
+:func:`uniform_`            ``uniform_``                                 bit-exact
+:func:`normal_`             ``normal_``                                  bit-exact
+:func:`trunc_normal_`       ``trunc_normal_``                            bit-exact (both samplers)
+:func:`constant_`           ``constant_``                                bit-exact
+:func:`ones_`               ``ones_``                                    bit-exact
+:func:`zeros_`              ``zeros_``                                   bit-exact
+:func:`eye_`                ``eye_``                                     bit-exact
+:func:`dirac_`              ``dirac_``                                   bit-exact
+:func:`xavier_uniform_`     ``xavier_uniform_``                          bit-exact
+:func:`xavier_normal_`      ``xavier_normal_``                           bit-exact
+:func:`kaiming_uniform_`    ``kaiming_uniform_``                         bit-exact
+:func:`kaiming_normal_`     ``kaiming_normal_``                          bit-exact
+:func:`orthogonal_`         ``orthogonal_``                              bit-exact (same QR)
+:func:`sparse_`             ``sparse_``                                  bit-exact
+:func:`lecun_uniform_`      ``kaiming_uniform_(nonlinearity="linear")``  bit-exact
+:func:`lecun_normal_`       ``kaiming_normal_(nonlinearity="linear")``   bit-exact
+:func:`initialize_`         (none: a whole model at once)                built on the above
+==========================  ===========================================  ==============================
+
+"Bit-exact" means: the same ``torch.Generator`` state gives identical tensors,
+for float32 and float64, on every device torch's function supports. Not
+supported: torch's ``__torch_function__`` dispatch for tensor subclasses, and its
+deprecated aliases without the trailing underscore (``nn.init.uniform`` ...).
+Where torch's own behaviour is surprising it is kept and said so: ``sparse_``
+draws the zeroed rows from the *global* generator whatever ``generator`` is, and
+initializing a tensor with no elements warns (here for every initializer of
+this module that draws from a distribution scaled by the fans).
 """
 
 from __future__ import annotations
@@ -36,6 +69,16 @@ from torch import nn
 __all__ = [
     "calculate_gain",
     "fan_in_and_fan_out",
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "eye_",
+    "dirac_",
+    "orthogonal_",
+    "sparse_",
     "uniform_variance",
     "uniform_bound",
     "forward_variance",
@@ -139,10 +182,11 @@ def fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
 
 
 def _fan(tensor: torch.Tensor, mode: str) -> int:
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    lowered = mode.lower()  # torch accepts "FAN_IN"
+    if lowered not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out' (any case), got {mode!r}")
     fan_in, fan_out = fan_in_and_fan_out(tensor)
-    return fan_in if mode == "fan_in" else fan_out
+    return fan_in if lowered == "fan_in" else fan_out
 
 
 def uniform_variance(a: float, b: float) -> float:
@@ -260,6 +304,295 @@ def _fill_uniform(tensor: torch.Tensor, std: float, generator: torch.Generator |
 def _fill_normal(tensor: torch.Tensor, std: float, generator: torch.Generator | None) -> torch.Tensor:
     with torch.no_grad():
         return tensor.normal_(0, std, generator=generator)
+
+
+def uniform_(
+    tensor: torch.Tensor, a: float = 0.0, b: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill ``tensor`` in place from the uniform distribution :math:`\mathcal U(a, b)`.
+
+    :math:`\mathbb V = (b - a)^2 / 12` (:func:`uniform_variance`). Same numbers as
+    ``torch.nn.init.uniform_`` for the same generator state.
+
+    Args:
+        tensor: any tensor.
+        a: lower bound (default 0).
+        b: upper bound (default 1).
+        generator: random source on ``tensor``'s device (default: global).
+
+    Returns:
+        ``tensor``.
+    """
+    with torch.no_grad():
+        return tensor.uniform_(a, b, generator=generator)
+
+
+def normal_(
+    tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill ``tensor`` in place from the normal distribution :math:`\mathcal N(\text{mean}, \text{std}^2)`.
+
+    The same scale for every layer whatever its fans: what :func:`initialize_`
+    calls ``"normal(s)"``. Same numbers as ``torch.nn.init.normal_``.
+
+    Args:
+        tensor: any tensor.
+        mean: the mean (default 0).
+        std: the standard deviation (default 1).
+        generator: random source on ``tensor``'s device (default: global).
+
+    Returns:
+        ``tensor``.
+    """
+    with torch.no_grad():
+        return tensor.normal_(mean, std, generator=generator)
+
+
+def _normal_cdf(x: float) -> float:
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
+def _standardized_log_density(samples: torch.Tensor, mean: float, std: float, log_peak: float) -> torch.Tensor:
+    r"""In place: :math:`-\tfrac12 ((x - \mu)/\sigma)^2 - \log p_{\text{peak}}`, the log of the acceptance probability."""
+    return samples.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+
+
+def trunc_normal_(
+    tensor: torch.Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` in place from :math:`\mathcal N(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]`.
+
+    The density is the normal one restricted to :math:`[a, b]` and renormalized by
+    the mass :math:`P = \Phi(\frac{b - \mu}{\sigma}) - \Phi(\frac{a - \mu}{\sigma})`
+    it keeps. Two rejection samplers, chosen as torch chooses them:
+
+    * :math:`P > 0.3`: draw from the normal and redraw every value outside
+      :math:`[a, b]` (bounds rounded to ``tensor``'s dtype) until none is left;
+      each round costs one full-size draw.
+    * otherwise (most of the mass outside): propose :math:`x \sim \mathcal U(a, b)`
+      and accept with probability :math:`\exp(-\tfrac12((x-\mu)/\sigma)^2)/p_{\text{peak}}`,
+      :math:`p_{\text{peak}}` the density's largest value on :math:`[a, b]`
+      (at :math:`\operatorname{clip}(\mu, a, b)`), until every entry is accepted.
+
+    The variance is *smaller* than :math:`\sigma^2` (by a factor 0.774 for the
+    default :math:`\pm 2\sigma`), which is why ViT-style code asks for
+    ``std=0.02`` and gets a little less. Same numbers as
+    ``torch.nn.init.trunc_normal_`` for the same generator state; like torch it
+    warns when the mean is more than 2 std outside :math:`[a, b]`.
+
+    Args:
+        tensor: any tensor.
+        mean: :math:`\mu` of the underlying normal (default 0).
+        std: :math:`\sigma` of the underlying normal (default 1).
+        a: lower cut-off, in the units of the values, not of std (default -2).
+        b: upper cut-off (default 2).
+        generator: random source on ``tensor``'s device (default: global).
+
+    Returns:
+        ``tensor``.
+    """
+    if tensor.is_meta:
+        return tensor
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in trunc_normal_: the samples may not follow "
+            "the truncated normal",
+            stacklevel=2,
+        )
+    with torch.no_grad():
+        kept_mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+        if kept_mass > 0.3:
+            low, high = (tensor.new_tensor(bound, device="cpu").item() for bound in (a, b))
+            samples = tensor.normal_(mean, std, generator=generator)
+            outside = (samples < low) | (samples > high)
+            while outside.any():
+                fresh = torch.empty_like(samples).normal_(mean, std, generator=generator)
+                samples = torch.where(outside, fresh, samples)
+                outside = (samples < low) | (samples > high)
+            if samples is not tensor:
+                tensor.copy_(samples)
+            return tensor
+        peak = max(a, min(mean, b))
+        log_peak = -0.5 * ((peak - mean) / std) ** 2
+        proposals, coins = torch.empty_like(tensor), torch.empty_like(tensor)
+        tensor.uniform_(a, b, generator=generator)
+        log_acceptance = _standardized_log_density(proposals.copy_(tensor), mean, std, log_peak)
+        rejected = coins.uniform_(generator=generator).log_().gt(log_acceptance)
+        if not rejected.any():
+            return tensor
+        samples = tensor
+        while True:
+            proposals.uniform_(a, b, generator=generator)
+            samples = torch.where(rejected, proposals, samples)
+            log_acceptance = _standardized_log_density(proposals, mean, std, log_peak)
+            redraw = coins.uniform_(generator=generator).log_().gt(log_acceptance)
+            rejected = torch.where(rejected, redraw, rejected)
+            if not rejected.any():
+                break
+        tensor.copy_(samples)
+    return tensor
+
+
+def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
+    """Fill ``tensor`` in place with ``val``, as ``torch.nn.init.constant_``.
+
+    All weights equal never breaks the symmetry between units (chapter 7): use
+    it for biases and normalization parameters, not for weights.
+    """
+    with torch.no_grad():
+        return tensor.fill_(val)
+
+
+def ones_(tensor: torch.Tensor) -> torch.Tensor:
+    """Fill ``tensor`` in place with 1 (a normalization layer's ``weight``), as ``torch.nn.init.ones_``."""
+    return constant_(tensor, 1.0)
+
+
+def zeros_(tensor: torch.Tensor) -> torch.Tensor:
+    """Fill ``tensor`` in place with 0 (biases), as ``torch.nn.init.zeros_``."""
+    with torch.no_grad():
+        return tensor.zero_()
+
+
+def eye_(tensor: torch.Tensor) -> torch.Tensor:
+    r"""Fill a 2-D ``tensor`` in place with the identity :math:`w_{ij} = [i = j]`, as ``torch.nn.init.eye_``.
+
+    A square ``Linear`` layer so initialized passes its input through unchanged;
+    a rectangular one keeps the first :math:`\min(n_{\text{in}}, n_{\text{out}})`
+    coordinates. Le et al. (2015) start ReLU recurrent networks this way.
+
+    Raises:
+        ValueError: if ``tensor`` is not 2-D.
+    """
+    if tensor.dim() != 2:
+        raise ValueError(f"eye_ needs a tensor with 2 dimensions, got shape {tuple(tensor.shape)}")
+    with torch.no_grad():
+        tensor.zero_()
+        tensor.diagonal().fill_(1)
+    return tensor
+
+
+def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    r"""Fill a convolution weight in place with the Dirac delta: the convolution passes its input through.
+
+    For weight shape ``(out, in, *kernel)`` split in ``groups`` blocks of
+    ``out / groups`` output channels, output channel :math:`d` of each block gets a
+    single 1 at input channel :math:`d` and the kernel's centre
+    (``kernel_size // 2`` in each dimension); every other entry is 0. With
+    ``padding`` keeping the size, the layer is the identity on the first
+    :math:`\min(\text{out}/\text{groups}, \text{in})` channels. As
+    ``torch.nn.init.dirac_``.
+
+    Args:
+        tensor: a 3-, 4- or 5-D weight (``Conv1d``, ``Conv2d``, ``Conv3d``).
+        groups: the convolution's groups (default 1).
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ValueError: on another number of dimensions, or ``out`` not divisible by ``groups``.
+    """
+    if tensor.dim() not in (3, 4, 5):
+        raise ValueError(f"dirac_ needs a tensor with 3, 4 or 5 dimensions, got shape {tuple(tensor.shape)}")
+    if tensor.shape[0] % groups != 0:
+        raise ValueError(f"dim 0 ({tensor.shape[0]}) must be divisible by groups ({groups})")
+    if tensor.is_meta:
+        return tensor
+    out_per_group = tensor.shape[0] // groups
+    centre = tuple(size // 2 for size in tensor.shape[2:])
+    with torch.no_grad():
+        tensor.zero_()
+        for group in range(groups):
+            for channel in range(min(out_per_group, tensor.shape[1])):
+                tensor[(group * out_per_group + channel, channel, *centre)] = 1
+    return tensor
+
+
+def orthogonal_(tensor: torch.Tensor, gain: float = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Fill ``tensor`` in place with a (semi-)orthogonal matrix drawn uniformly, times ``gain``.
+
+    Viewed as a matrix :math:`W` of ``rows = shape[0]`` by ``cols = numel / rows``,
+    the result has orthonormal rows (if rows :math:`\le` cols) or columns, so
+    :math:`\|W x\| = \text{gain}\,\|x\|` along them: every singular value is
+    ``gain``, the property Saxe et al. (2014) show keeps deep linear networks
+    trainable. Drawn as :math:`A = QR` of a Gaussian matrix, with the columns of
+    :math:`Q` multiplied by :math:`\operatorname{sign}(R_{ii})` so that the result
+    is uniform over orthogonal matrices (Mezzadri, 2007); the QR runs on the
+    transposed matrix when it is wide. Same numbers as
+    ``torch.nn.init.orthogonal_`` for the same generator state.
+
+    Args:
+        tensor: a tensor with at least 2 dimensions.
+        gain: the scale of every singular value (default 1).
+        generator: random source on ``tensor``'s device (default: global).
+
+    Returns:
+        ``tensor``.
+
+    Example:
+        >>> w = orthogonal_(torch.empty(3, 5))
+        >>> torch.allclose(w @ w.T, torch.eye(3), atol=1e-6)
+        True
+    """
+    if tensor.dim() < 2:
+        raise ValueError(f"orthogonal_ needs a tensor with at least 2 dimensions, got shape {tuple(tensor.shape)}")
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    gaussian = tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator)
+    wide = rows < cols
+    if wide:
+        gaussian = gaussian.t()
+    q, r = torch.linalg.qr(gaussian)
+    q *= torch.diag(r, 0).sign()
+    if wide:
+        q = q.t()
+    with torch.no_grad():
+        tensor.view_as(q).copy_(q)
+        tensor.mul_(gain)
+    return tensor
+
+
+def sparse_(
+    tensor: torch.Tensor, sparsity: float, std: float = 0.01, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill a 2-D ``tensor`` in place from :math:`\mathcal N(0, \text{std}^2)`, then zero a fraction of each column.
+
+    In every column :math:`\lceil \text{sparsity} \cdot \text{rows} \rceil` entries,
+    at random rows, are set to 0 (Martens, 2010, sec. 5, "sparse
+    initialization": each unit sees only a few inputs, so its scale does not
+    depend on the fan-in). Same numbers as ``torch.nn.init.sparse_``, including
+    torch's choice of drawing the zeroed rows from the *global* generator:
+    ``generator`` only drives the normal values, so seed both
+    (``torch.manual_seed``) for a reproducible result.
+
+    Args:
+        tensor: a 2-D weight.
+        sparsity: the fraction of each column set to zero, in ``[0, 1]``.
+        std: standard deviation of the non-zero values (default 0.01).
+        generator: random source of the values, on ``tensor``'s device (default: global).
+
+    Returns:
+        ``tensor``.
+    """
+    if tensor.dim() != 2:
+        raise ValueError(f"sparse_ needs a tensor with 2 dimensions, got shape {tuple(tensor.shape)}")
+    if tensor.is_meta:
+        return tensor
+    rows, cols = tensor.shape
+    zeros_per_column = math.ceil(sparsity * rows)
+    with torch.no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for column in range(cols):
+            tensor[torch.randperm(rows)[:zeros_per_column], column] = 0
+    return tensor
 
 
 def lecun_uniform_(

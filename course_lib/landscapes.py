@@ -28,7 +28,7 @@ landscape. Their :meth:`~Landscape.loss_at` gives the loss an optimizer sees at 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -96,6 +96,27 @@ class Landscape:
             return self.gradient(xy)
         return self.autograd_gradient(xy, step)
 
+    def gradient_xy(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """The gradient's two components at ``(x, y)``, one formula for tensors and for plain floats.
+
+        Landscapes with a closed-form gradient define it here and build :meth:`gradient`
+        from it, so the plain-float path of :meth:`step_gradient` computes the same formula.
+        """
+        raise NotImplementedError
+
+    def step_gradient(self, steps: int) -> Callable[[float, float, int], tuple[float, float]] | None:
+        """The gradient of :meth:`loss_at` on plain floats, ``(x, y, step) -> (gx, gy)`` for steps
+        ``0 .. steps - 1``, or None when the landscape has no such formula.
+
+        What a fast optimizer loop needs (:func:`course_lib.trajectories.run` with
+        ``engine="python"``): on two numbers, Python arithmetic is many times faster than
+        tensor operations.
+        """
+        if type(self).loss_at is not Landscape.loss_at or type(self).gradient_xy is Landscape.gradient_xy:
+            return None
+        formula = self.gradient_xy
+        return lambda x, y, step: formula(x, y)
+
     def autograd_gradient(self, xy: torch.Tensor | Sequence[float], step: int | None = None) -> torch.Tensor:
         """Gradient by ``torch.autograd`` of the full loss (or of :meth:`loss_at` at ``step``)."""
         point = torch.as_tensor(xy, dtype=torch.float64).detach().clone().requires_grad_(True)
@@ -152,6 +173,7 @@ class Quadratic(Landscape):
         phi = math.radians(self.angle)
         rotation = torch.tensor([[math.cos(phi), -math.sin(phi)], [math.sin(phi), math.cos(phi)]], dtype=torch.float64)
         self.hessian = rotation @ torch.diag(torch.tensor([1.0 / self.condition, 1.0], dtype=torch.float64)) @ rotation.T
+        self._entries = self.hessian.tolist()
         self.name = f"quadratic (κ={self.condition:g})" if self.angle == 0 else f"quadratic (κ={self.condition:g}, {self.angle:g}°)"
         self.default_xlim = (-4.0, 4.0)
         self.default_ylim = (-3.0, 3.0)
@@ -164,7 +186,11 @@ class Quadratic(Landscape):
 
     def gradient(self, xy: torch.Tensor) -> torch.Tensor:
         r"""The gradient :math:`A p`."""
-        return xy @ self.hessian.to(xy.dtype)
+        return torch.stack(self.gradient_xy(xy[..., 0], xy[..., 1]), dim=-1)
+
+    def gradient_xy(self, x: Any, y: Any) -> tuple[Any, Any]:
+        (a, b), (_, c) = self._entries
+        return a * x + b * y, b * x + c * y
 
 
 class Rosenbrock(Landscape):
@@ -195,9 +221,11 @@ class Rosenbrock(Landscape):
 
     def gradient(self, xy: torch.Tensor) -> torch.Tensor:
         r"""The gradient :math:`\big(-2(a - x) - 4 b x (y - x^2),\ 2 b (y - x^2)\big)`."""
-        x, y = xy[..., 0], xy[..., 1]
+        return torch.stack(self.gradient_xy(xy[..., 0], xy[..., 1]), dim=-1)
+
+    def gradient_xy(self, x: Any, y: Any) -> tuple[Any, Any]:
         valley = y - x * x
-        return torch.stack([-2 * (self.a - x) - 4 * self.b * x * valley, 2 * self.b * valley], dim=-1)
+        return -2 * (self.a - x) - 4 * self.b * x * valley, 2 * self.b * valley
 
 
 class Saddle(Landscape):
@@ -224,8 +252,10 @@ class Saddle(Landscape):
 
     def gradient(self, xy: torch.Tensor) -> torch.Tensor:
         r"""The gradient :math:`(x,\ y^3 - y)`."""
-        x, y = xy[..., 0], xy[..., 1]
-        return torch.stack([x, y**3 - y], dim=-1)
+        return torch.stack(self.gradient_xy(xy[..., 0], xy[..., 1]), dim=-1)
+
+    def gradient_xy(self, x: Any, y: Any) -> tuple[Any, Any]:
+        return x, y * y * y - y
 
 
 class LocalMinima(Landscape):
@@ -263,12 +293,16 @@ class LocalMinima(Landscape):
 
     def gradient(self, xy: torch.Tensor) -> torch.Tensor:
         r"""The gradient :math:`2 c p + \sum_i \frac{d_i}{s_i^2} e^{-\|p - m_i\|^2 / 2 s_i^2} (p - m_i)`."""
-        out = 2 * self.bowl * xy
-        for centre, depth, width in zip(self.centres, self.depths, self.widths):
-            offset = xy - torch.tensor(centre, dtype=xy.dtype)
-            weight = depth / width**2 * torch.exp(-(offset * offset).sum(-1) / (2 * width**2))
-            out = out + weight[..., None] * offset
-        return out
+        return torch.stack(self.gradient_xy(xy[..., 0], xy[..., 1]), dim=-1)
+
+    def gradient_xy(self, x: Any, y: Any) -> tuple[Any, Any]:
+        exp = torch.exp if isinstance(x, torch.Tensor) else math.exp
+        gx, gy = 2 * self.bowl * x, 2 * self.bowl * y
+        for (cx, cy), depth, width in zip(self.centres, self.depths, self.widths):
+            dx, dy = x - cx, y - cy
+            weight = depth / width**2 * exp(-(dx * dx + dy * dy) / (2 * width**2))
+            gx, gy = gx + weight * dx, gy + weight * dy
+        return gx, gy
 
     def _newton(self, point: torch.Tensor, iterations: int = 30) -> torch.Tensor:
         for _ in range(iterations):
@@ -352,6 +386,8 @@ class LinearRegressionLoss(Landscape):
         self.hessian = 2 * torch.stack([torch.stack([(self.x * self.x).mean(), mean_x]),
                                         torch.stack([mean_x, torch.ones_like(mean_x)])])
         self._linear_term = 2 * torch.stack([(self.x * self.y).mean(), self.y.mean()])
+        self._hessian_entries = self.hessian.tolist()
+        self._linear_entries = self._linear_term.tolist()
         # The least-squares line in closed form (centred sums): LAPACK's lstsq is not bit-for-bit
         # reproducible from call to call (two quizzes of the same seed once got starts one
         # unit in the last place apart), and quizzes and figures must come out the same every time.
@@ -394,7 +430,12 @@ class LinearRegressionLoss(Landscape):
         of precomputed averages: equal to the sum over samples up to rounding, and two
         tensor operations instead of seven.
         """
-        return xy @ self.hessian.to(xy.dtype) - self._linear_term.to(xy.dtype)
+        return torch.stack(self.gradient_xy(xy[..., 0], xy[..., 1]), dim=-1)
+
+    def gradient_xy(self, x: Any, y: Any) -> tuple[Any, Any]:
+        (h00, h01), (_, h11) = self._hessian_entries
+        l0, l1 = self._linear_entries
+        return h00 * x + h01 * y - l0, h01 * x + h11 * y - l1
 
     def gradient_at(self, xy: torch.Tensor, step: int) -> torch.Tensor:
         """The gradient of the step's mini-batch loss (the full gradient when full-batch)."""
@@ -402,6 +443,24 @@ class LinearRegressionLoss(Landscape):
             return self.gradient(xy)
         index = self.batch_indices(step)
         return self._mse_gradient(xy, self.x[index], self.y[index])
+
+    def step_gradient(self, steps: int) -> Callable[[float, float, int], tuple[float, float]] | None:
+        """Plain-float gradients; in the mini-batch form the batch averages of
+        :math:`x^2, x, xy, y` of every step are computed at once, beforehand."""
+        if self.batch_size is None:
+            formula = self.gradient_xy
+            return lambda w, b, step: formula(w, b)
+        if steps == 0:
+            return lambda w, b, step: (0.0, 0.0)
+        index = torch.stack([self.batch_indices(t) for t in range(steps)])
+        x, y = self.x[index], self.y[index]
+        averages = torch.stack([(x * x).mean(1), x.mean(1), (x * y).mean(1), y.mean(1)], dim=1).tolist()
+
+        def gradient(w: float, b: float, step: int) -> tuple[float, float]:
+            xx, mx, xy, my = averages[step]
+            return 2 * (w * xx + b * mx - xy), 2 * (w * mx + b - my)
+
+        return gradient
 
     @property
     def stochastic(self) -> bool:
@@ -473,6 +532,19 @@ class NoisyLandscape(Landscape):
 
     def gradient_at(self, xy: torch.Tensor, step: int) -> torch.Tensor:
         return self.base.gradient_at(xy, step) + self.std * self.noise(step).to(xy.dtype)
+
+    def step_gradient(self, steps: int) -> Callable[[float, float, int], tuple[float, float]] | None:
+        base = self.base.step_gradient(steps)
+        if base is None:
+            return None
+        kicks = [(self.std * self.noise(t)).tolist() for t in range(steps)]
+
+        def gradient(x: float, y: float, step: int) -> tuple[float, float]:
+            gx, gy = base(x, y, step)
+            nx, ny = kicks[step]
+            return gx + nx, gy + ny
+
+        return gradient
 
     def minibatch(self, batch_size: int | None, seed: int = 0) -> Landscape:
         return NoisyLandscape(self.base.minibatch(batch_size, seed), self.std, self.seed)

@@ -11,7 +11,7 @@ import torch
 
 from course_lib.clipping import Parameters, clip_grad_norm_
 
-__all__ = ['amp_step']
+__all__ = ["amp_step"]
 
 
 def amp_step(

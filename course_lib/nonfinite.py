@@ -13,7 +13,7 @@ import torch
 
 from course_lib.clipping import Parameters, present_grads
 
-__all__ = ['grads_are_finite', 'NonFiniteGrad', 'nonfinite_grads']
+__all__ = ["grads_are_finite", "NonFiniteGrad", "nonfinite_grads"]
 
 
 @torch.no_grad()
@@ -35,14 +35,12 @@ def grads_are_finite(parameters: Parameters) -> bool:
     return all(bool(torch.isfinite(grad).all()) for grad in present_grads(parameters))
 
 
-
 class NonFiniteGrad(NamedTuple):
     """One parameter with a non-finite gradient: its name and how many entries are NaN or ±Inf."""
 
     name: str
     nan_count: int
     inf_count: int
-
 
 
 @torch.no_grad()

@@ -1,8 +1,9 @@
-r"""Tools for chapters 4 and 5: what an optimizer keeps in memory, and runs that save and resume it.
+r"""Tools for chapters 4, 5 and 9: what an optimizer keeps in memory, and runs that save and resume it.
 
 * :func:`state_memory` measures an optimizer's state the way it really lives in
   ``optimizer.state``: how many tensors it keeps per parameter and how many numbers
-  that is (SGD none, SGD with momentum one, Adam two).
+  that is (SGD none, SGD with momentum one, Adam two, Adafactor's row and column
+  statistics :math:`n + m` for an :math:`n \times m` matrix).
 * :func:`trace_optimizer` trains a list of tensors with any optimizer class, optionally
   saving its ``state_dict`` to bytes midway, building a *fresh* optimizer and loading it
   back, then carrying on. A correct optimizer gives the same losses with and without the
@@ -29,7 +30,9 @@ class StateMemory:
     Attributes:
         tensors_per_parameter: tensors shaped like their parameter, per parameter
             (averaged over the parameters that have state; the scalar ``step`` is not counted).
-        state_elements: numbers held in those tensors, over all parameters.
+        state_elements: numbers held in the state's tensors of one or more dimensions,
+            over all parameters: the tensors above plus smaller ones such as Adafactor's
+            row and column statistics (0-dim counters like ``step`` left out).
         parameter_elements: numbers in the parameters that have state.
         state_bytes: bytes of every tensor in the state, ``step`` counters included.
     """
@@ -41,7 +44,7 @@ class StateMemory:
 
     @property
     def elements_per_parameter_element(self) -> float:
-        """``state_elements / parameter_elements``: 0 for SGD, 1 with momentum, 2 for Adam."""
+        """``state_elements / parameter_elements``: 0 for SGD, 1 with momentum, 2 for Adam, near 0 for Adafactor."""
         return self.state_elements / self.parameter_elements if self.parameter_elements else 0.0
 
 
@@ -70,9 +73,9 @@ def state_memory(optimizer: Optimizer) -> StateMemory:
             if not isinstance(value, torch.Tensor):
                 continue
             state_bytes += value.numel() * value.element_size()
-            if value.shape == param.shape and value.dim() > 0:
-                shaped += 1
+            if value.dim() > 0:
                 state_elements += value.numel()
+                shaped += value.shape == param.shape
     count = len(with_state)
     return StateMemory(
         tensors_per_parameter=shaped / count if count else 0.0,

@@ -1,6 +1,7 @@
 r"""Trajectory quizzes: which hyperparameter was varied across these panels?
 
-Each quiz runs one optimizer (AdamW, or SGD with momentum) from the same start on
+Each quiz runs one optimizer (plain gradient descent, SGD with momentum, AdamW or Lion) from
+the same start on
 the same loss surface two or three times, changing exactly one hyperparameter, and
 draws one panel per run with the titles hidden. The reader names the hyperparameter
 and says what in the picture gave it away; :meth:`TrajectoryQuiz.check` answers with
@@ -9,8 +10,8 @@ the tell-tale signs.
 The quiz is fixed by its ``seed``: the varied hyperparameter is the ``seed``-th of the
 optimizer's list (cyclically) and the landscape and start the ``seed``-th of a list
 of settings (cyclically, a list whose length is coprime to the number of
-hyperparameters), so consecutive seeds always differ and the first 40 AdamW (24 SGD)
-seeds are all different quizzes.
+hyperparameters), so consecutive seeds always differ and the first 40 AdamW (24 SGD, 24
+Lion) seeds are all different quizzes.
 
 The loss surface is the mean squared error of a line fit, :math:`(w, b) \mapsto
 \frac1n\sum_i (w x_i + b - y_i)^2`, on data whose uncentred or scaled feature makes
@@ -82,7 +83,7 @@ class QuizParameter:
 @dataclass(frozen=True)
 class _QuizOptimizer:
     title: str
-    optimizer_cls: type[Optimizer]
+    optimizer_cls: type[Optimizer] | None
     base: dict[str, Any]
     steps: int
     parameters: tuple[QuizParameter, ...]
@@ -176,6 +177,78 @@ _SGD_MOMENTUM = _QuizOptimizer(
     ),
 )
 
+_LION = _QuizOptimizer(
+    title="Lion",
+    optimizer_cls=None,  # course_lib.optim.Lion, imported when a quiz is built (optim imports nothing from here)
+    base={"lr": 0.05, "betas": (0.9, 0.99), "weight_decay": 0.0},
+    steps=100,
+    parameters=(
+        QuizParameter(
+            "lr", "learning rate lr", (0.02, 0.05, 0.2),
+            "Every dot is exactly lr away from the last one in each coordinate (Lion steps by the sign): the "
+            "smallest lr walks a staircase that stops short of the minimum, the largest reaches it quickly and "
+            "then hops around it in a box about lr wide, since a sign step cannot shrink.",
+            "the spacing of the dots would change from panel to panel (each coordinate moves by exactly lr), "
+            "from a short staircase to big hops around the minimum",
+            ("learning rate", "learning_rate", "η", "eta"),
+        ),
+        QuizParameter(
+            "beta1", "beta1 (betas[0], weight of the momentum in the step)", (0.0, 0.9, 0.99),
+            "With beta1 = 0 the step is the sign of the gradient: the path turns the moment the gradient's sign "
+            "turns and zig-zags at the minimum. With beta1 near 1 the step follows the sign of the slowly moving "
+            "momentum, so the path keeps its direction past the minimum and comes back in wide, square loops.",
+            "the path would go from turning at once with the gradient (beta1 = 0: sign descent) to overshooting "
+            "the minimum in wide, square loops (the step follows the slow momentum)",
+            ("betas[0]", "β1", "beta_1", "momentum"),
+        ),
+        QuizParameter(
+            "weight_decay", "weight decay", (0.0, 0.4, 1.0),
+            "The paths end away from the star, and coordinates larger than 1/weight_decay are held at that bound: "
+            "Lion's decay lr*wd*p can balance a sign step of size lr only where |p| = 1/wd, so the decay acts like "
+            "a box around the origin.",
+            "the end points would move off the minimum towards the origin, each coordinate capped at 1/wd",
+            ("weight decay", "wd", "λ", "lambda"),
+        ),
+    ),
+)
+
+_GRADIENT_DESCENT = _QuizOptimizer(
+    title="Gradient descent",
+    optimizer_cls=torch.optim.SGD,
+    base={"lr": 0.08, "weight_decay": 0.0},
+    steps=60,
+    parameters=(
+        QuizParameter(
+            "lr", "learning rate lr", (0.02, 0.08, 0.28),
+            "The dots (one per step) are spaced ever wider: the smallest learning rate creeps down the "
+            "gradient and stops far short of the minimum, the largest jumps across the narrow direction "
+            "of the valley at every step, a zig-zag that still converges because lr stays below "
+            "2 / (largest curvature).",
+            "the dots would be spaced differently from panel to panel: a slow creep for a small lr, a "
+            "zig-zag across the valley for a large one",
+            ("learning rate", "learning_rate", "η", "eta"),
+        ),
+        QuizParameter(
+            "weight_decay", "L2 penalty (weight decay)", (0.0, 0.5, 2.0),
+            "The paths end away from the star (the least-squares minimum), closer to the origin (0, 0) "
+            "the larger the penalty: each panel converges to the minimum of a different objective, "
+            "the loss plus the penalty, whose minimum is pulled towards zero.",
+            "the end points would move off the minimum towards the origin (0, 0) as the penalty grows",
+            ("weight decay", "wd", "λ", "lambda", "l2", "penalty"),
+        ),
+        QuizParameter(
+            "steps", "number of steps", (2, 8, 60),
+            "The paths are the same path, cut after more and more steps: the dots sit at the same places "
+            "in every panel, and the short runs simply stop before the minimum. Stopping early keeps "
+            "the parameters close to where they started, which is why early stopping acts a little "
+            "like a penalty.",
+            "the panels would show one and the same path, with the same dots, stopped after fewer or "
+            "more steps",
+            ("steps", "iterations", "epochs", "early stopping"),
+        ),
+    ),
+)
+
 # (landscape, start offset from its minimum): eight settings, a number coprime with 5 and 3.
 # The starts are off the diagonals through the minimum, so that Adam's sign-like first
 # steps and the gradient's direction differ and the paths bend.
@@ -193,9 +266,17 @@ _SETTINGS: tuple[tuple[dict[str, float], tuple[float, float]], ...] = (
 )
 
 #: The quizzes' optimizers by name.
-QUIZ_OPTIMIZERS: dict[str, _QuizOptimizer] = {"adamw": _ADAMW, "sgd_momentum": _SGD_MOMENTUM}
+QUIZ_OPTIMIZERS: dict[str, _QuizOptimizer] = {
+    "adamw": _ADAMW, "sgd_momentum": _SGD_MOMENTUM, "gradient_descent": _GRADIENT_DESCENT, "lion": _LION,
+}
 
 _counter = itertools.count()
+
+
+def _course_optimizer(name: str) -> type[Optimizer]:
+    import course_lib.optim
+
+    return getattr(course_lib.optim, name)
 
 
 def _letters(n: int) -> list[str]:
@@ -212,8 +293,10 @@ class TrajectoryQuiz:
     Args:
         seed: chooses the varied hyperparameter, the landscape and the start (see the
             module docstring); the same seed always gives the same quiz.
-        optimizer: ``"adamw"`` (vary lr, beta1, beta2, weight decay or eps) or
-            ``"sgd_momentum"`` (vary lr, momentum or weight decay).
+        optimizer: ``"adamw"`` (vary lr, beta1, beta2, weight decay or eps),
+            ``"sgd_momentum"`` (vary lr, momentum or weight decay),
+            ``"gradient_descent"`` (vary lr, the L2 penalty or the number of steps) or
+            ``"lion"`` (:class:`course_lib.optim.Lion`: vary lr, beta1 or weight decay).
         varied: force the varied hyperparameter (a key such as ``"beta1"``).
         landscape: force the landscape.
         start: force the start point.
@@ -266,12 +349,14 @@ class TrajectoryQuiz:
             else:
                 start = (float(self.landscape.minimum[0]) + offset[0], float(self.landscape.minimum[1]) + offset[1])
         self.start = (float(start[0]), float(start[1]))
-        self.optimizer_cls = optimizer_cls or self.spec.optimizer_cls
+        self.optimizer_cls = optimizer_cls or self.spec.optimizer_cls or _course_optimizer(self.spec.title)
         self.steps = steps or self.spec.steps
         fixed = {k: v for k, v in self.spec.base.items() if k != parameter.key}
+        if parameter.key != "steps":
+            fixed["steps"] = self.steps
         self.trajectories: list[Trajectory] = compare(
             self.optimizer_cls, self.landscape, parameter.key, list(parameter.values),
-            steps=self.steps, start=self.start, **fixed,
+            start=self.start, **fixed,
         )
         self.choices: list[tuple[str, str]] = [(p.key, p.label) for p in parameters]
         self.uid = f"trajquiz-{key}-{self.seed}-{next(_counter)}"

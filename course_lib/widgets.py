@@ -23,6 +23,7 @@ works as before.
 from __future__ import annotations
 
 import ast
+import collections
 import functools
 import html
 import inspect
@@ -64,6 +65,7 @@ __all__ = [
     "explorer_landscapes",
     "short_labels",
     "default_optimizers",
+    "modern_optimizers",
     "parse_keyword_arguments",
 ]
 # TrajectoryQuiz and Feedback are imported above so that pages can take both widgets
@@ -78,6 +80,27 @@ def default_optimizers() -> dict[str, type[Optimizer]]:
         "AdamW": torch.optim.AdamW,
         "RMSprop": torch.optim.RMSprop,
         "Adagrad": torch.optim.Adagrad,
+    }
+
+
+def modern_optimizers() -> dict[str, type[Optimizer]]:
+    """A menu for chapter 9: AdamW, Lion, Adafactor, Muon, schedule-free AdamW and RAdam.
+
+    torch's classes where torch has one, the course's :class:`~course_lib.optim.Lion`
+    and :class:`~course_lib.optim.AdamWScheduleFree` otherwise. On the explorer's 2-D
+    landscapes Muon runs on a 1x2 matrix, where orthogonalizing is normalizing: it is
+    normalized gradient descent with momentum; schedule-free AdamW's path is its
+    evaluation point.
+    """
+    from course_lib.optim import AdamWScheduleFree, Lion
+
+    return {
+        "AdamW": torch.optim.AdamW,
+        "Lion": Lion,
+        "Adafactor": torch.optim.Adafactor,
+        "Muon": torch.optim.Muon,
+        "schedule-free AdamW": AdamWScheduleFree,
+        "RAdam": torch.optim.RAdam,
     }
 
 
@@ -147,17 +170,17 @@ class TrajectoryExplorer:
     ``steps``, ``start_x``, ``start_y``, ``batch_size`` (linear-regression landscape
     only) and ``extra``, a text box for any other keyword argument
     (``nesterov=True``, ``amsgrad=True``, ``centered=True``...). Controls an optimizer
-    does not take are greyed out. For optimizers without ``betas`` the ``beta2``
+    does not take (or takes in another form, like Adafactor's pair ``eps``) are greyed out. For optimizers without ``betas`` the ``beta2``
     slider sets the analogous average: ``alpha`` of RMSprop, ``rho`` of Adadelta.
     "Pin path" keeps the current path as a faint line to compare the next ones with.
 
-    Every change calls :meth:`update`: it re-runs :func:`course_lib.trajectories.run`,
-    moves the existing artists with ``set_data`` and redraws. The contours, axes and
-    pinned paths are drawn once into a cached background (Agg ``copy_from_bbox``);
-    an update restores it and draws only the moving artists, unless the loss axis
-    needs new limits (they snap to whole decades and change only when the curve leaves
-    them or fills less than 30 % of them) or the landscape changed, which redraw
-    everything.
+    Every change calls :meth:`update`: it re-runs :func:`course_lib.trajectories.run`
+    (on its plain-float engine for torch's optimizers, ``engine="auto"``), moves the
+    existing artists with ``set_data`` and redraws. The contour panel and pinned paths
+    are drawn once into a cached background (Agg ``copy_from_bbox``); an update restores
+    it and draws only the loss panel and the moving artists. The loss axis snaps to whole
+    decades and changes limits only when the curve leaves them or fills less than 30 %
+    of them, so the picture holds still; a new landscape or pin redraws everything.
 
     Args:
         landscape: a landscape (added to the menu under its name), or a name from
@@ -189,7 +212,10 @@ class TrajectoryExplorer:
         error: the message of the last failed update, or None.
         status: the ``ipywidgets.HTML`` status line.
         image: the ``ipywidgets.Image`` that shows the figure.
-        full_redraws: how many updates redrew the whole figure (the others blitted).
+        full_redraws: how many updates redrew the whole figure, contours included.
+        loss_redraws: how many drew the loss axes for new limits (the pictures of the last
+            :attr:`LOSS_BACKGROUNDS` limits are kept); the others only moved the path and
+            the curve over a cached background.
 
     Example:
         >>> explorer = TrajectoryExplorer("quadratic", optimizer="SGD", lr=0.5, momentum=0.9)
@@ -201,6 +227,8 @@ class TrajectoryExplorer:
     SECOND_AVERAGE_NAMES = ("alpha", "rho")
     #: The loss axis spans at most this many decades below its top.
     LOSS_DECADES = 10
+    #: Pictures of the loss axes kept, for the most recent limits (about 0.9 MB each at the default size).
+    LOSS_BACKGROUNDS = 8
 
     def __init__(
         self,
@@ -242,7 +270,10 @@ class TrajectoryExplorer:
         self.error: str | None = None
         self.pinned: list[tuple[Trajectory, PathArtists, Any]] = []
         self.full_redraws = 0
+        self.loss_redraws = 0
+        self._panels = None
         self._background = None
+        self._loss_backgrounds: collections.OrderedDict[Any, Any] = collections.OrderedDict()
         self._loss_limits: tuple[Any, ...] | None = None
         self._quiet = False
         start = tuple(self.landscape.start if start is None else start)
@@ -320,21 +351,44 @@ class TrajectoryExplorer:
             self.path_artists = plot_path(torch.full((1, 2), math.nan), self.ax, color=PATH_COLORS[0], zorder=5)
         for artist in self._moving_artists():
             artist.set_animated(True)
-        self._background = None
+        self._panels = self._background = None
 
     def _moving_artists(self) -> list[Any]:
         a = self.path_artists
         return [a.line, a.start, a.end, a.note, self.loss_line]
 
-    def _render(self, full: bool) -> None:
-        """Draw the figure into the image: blit the moving artists onto the cached background."""
+    def _render(self, full: bool, new_loss_limits: bool = False) -> None:
+        """Draw the figure into the image: the moving artists onto a cached background.
+
+        Two backgrounds are cached: the contour panel with an empty loss panel (redrawn
+        only for a new landscape or pin), and that plus the loss axes (redrawn, from the
+        first, when the loss axis gets new limits), so no update draws the contours again.
+        """
         canvas = self.figure.canvas
-        if full or self._background is None:
-            canvas.draw()  # animated (moving) artists are left out of this draw
-            self._background = canvas.copy_from_bbox(self.figure.bbox)
+        if full or self._panels is None:
+            # animated (moving) artists are left out of this draw, and so is the loss panel
+            self.loss_ax.set_visible(False)
+            try:
+                canvas.draw()
+            finally:
+                self.loss_ax.set_visible(True)
+            self._panels = canvas.copy_from_bbox(self.figure.bbox)
+            self._loss_backgrounds.clear()
             self.full_redraws += 1
-        else:
-            canvas.restore_region(self._background)
+            new_loss_limits = True
+        if new_loss_limits or self._background is None:
+            # a slider moved back and forth returns to the same limits: their picture is kept
+            key = self._loss_limits
+            self._background = self._loss_backgrounds.pop(key, None)
+            if self._background is None:
+                canvas.restore_region(self._panels)
+                self.figure.draw_artist(self.loss_ax)
+                self._background = canvas.copy_from_bbox(self.figure.bbox)
+                self.loss_redraws += 1
+            self._loss_backgrounds[key] = self._background
+            while len(self._loss_backgrounds) > self.LOSS_BACKGROUNDS:
+                self._loss_backgrounds.popitem(last=False)
+        canvas.restore_region(self._background)
         for artist in self._moving_artists():
             self.figure.draw_artist(artist)
         self.image.value = figure_png(self.figure, draw=False)
@@ -360,8 +414,8 @@ class TrajectoryExplorer:
 
     def _keeps_loss_limits(self, target: tuple[Any, ...]) -> bool:
         """Whether the current loss axis still fits: same scale and steps, the new
-        range inside the old one and filling at least 30 % of it. This hysteresis
-        keeps most updates on the fast (blitting) path."""
+        range inside the old one and filling at least 30 % of it. This hysteresis keeps
+        the axis from jumping as a slider moves."""
         if self._loss_limits is None:
             return False
         scale, (low, high), xlim = self._loss_limits
@@ -396,7 +450,7 @@ class TrajectoryExplorer:
         second = "betas" if "betas" in accepted else next((n for n in self.SECOND_AVERAGE_NAMES if n in accepted), None)
         c["beta2"].disabled = second is None
         c["beta2"].description = second if second in self.SECOND_AVERAGE_NAMES else "beta2"
-        c["eps"].disabled = "eps" not in accepted
+        c["eps"].disabled = not _takes_number(self.optimizer_cls, "eps")
         c["weight_decay"].disabled = "weight_decay" not in accepted
         c["batch_size"].disabled = not isinstance(self.landscape, LinearRegressionLoss)
 
@@ -419,7 +473,7 @@ class TrajectoryExplorer:
                     kwargs[name] = float(c["beta2"].value)
                     break
         for name in ("eps", "weight_decay"):
-            if name in accepted:
+            if _takes_number(self.optimizer_cls, name):
                 kwargs[name] = float(c[name].value)
         kwargs.update(parse_keyword_arguments(c["extra"].value))
         return kwargs
@@ -475,7 +529,7 @@ class TrajectoryExplorer:
         batch_size = None if c["batch_size"].disabled else (c["batch_size"].value or None)
         return run(self.optimizer_cls, self.landscape, steps=int(c["steps"].value),
                    start=(float(c["start_x"].value), float(c["start_y"].value)),
-                   batch_size=batch_size, **self.hyperparameters())
+                   batch_size=batch_size, engine="auto", **self.hyperparameters())
 
     def update(self, *, full_redraw: bool = False) -> Trajectory | None:
         """Re-run the optimizer with the current controls and redraw; returns the new run.
@@ -504,14 +558,14 @@ class TrajectoryExplorer:
         finite = losses if cut is None else losses[:cut]
         self.loss_line.set_data(np.arange(finite.size), finite)
         limits = self._target_loss_limits()
-        if not self._keeps_loss_limits(limits):
+        new_limits = not self._keeps_loss_limits(limits)
+        if new_limits:
             self.loss_ax.set_yscale(limits[0])
             self.loss_ax.set_ylim(*limits[1])
             self.loss_ax.set_xlim(*limits[2])
             self._loss_limits = limits
-            full_redraw = True
         self.status.value = self._describe(trajectory)
-        self._render(full_redraw)
+        self._render(full_redraw, new_limits)
 
     def _describe(self, trajectory: Trajectory) -> str:
         call = _call_text(self.controls["optimizer"].value, trajectory.hyperparameters)
@@ -612,6 +666,15 @@ def short_labels(trajectories: Sequence[Trajectory]) -> list[str]:
                 parts.append(f"{key}={_format(setting[key]) if key in setting else '(default)'}")
         labels.append(", ".join(parts) or trajectory.label)
     return labels
+
+
+def _takes_number(optimizer_cls: type[Optimizer], name: str) -> bool:
+    """Whether the optimizer has a hyperparameter ``name`` that a slider can set: not
+    Adafactor's ``eps``, a pair."""
+    if name not in hyperparameter_names(optimizer_cls):
+        return False
+    default = _constructor_defaults(optimizer_cls).get(name)
+    return default is None or (isinstance(default, (int, float)) and not isinstance(default, bool))
 
 
 def _constructor_defaults(optimizer_cls: type[Optimizer] | None) -> dict[str, Any]:

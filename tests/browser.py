@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
-import socket
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import pytest
+
+from components import require
+from servers import free_port
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -26,18 +26,8 @@ CHROMIUM_FLAGS = [
 
 
 def chromium_path() -> str:
-    """The system Chromium, or a skip that says how to get it."""
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium); `make test` installs it when run as root")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The system Chromium; without it the test skips, or fails under strict mode (tests/components.py)."""
+    return require("chromium")
 
 
 @contextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from components import require
+
 requires_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU; this machine has none"
 )
@@ -26,3 +28,12 @@ def device(request) -> torch.device:
 from course_lib.grading.course import scripts_on_path  # noqa: E402
 
 scripts_on_path()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(component): needs a real program (see tests/components.py)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires"):
+        require(mark.args[0])

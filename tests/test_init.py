@@ -20,6 +20,9 @@ from torch import nn
 from course_lib.init import (
     backward_variance,
     calculate_gain,
+    constant_,
+    dirac_,
+    eye_,
     fan_in_and_fan_out,
     forward_variance,
     initialize_,
@@ -31,12 +34,19 @@ from course_lib.init import (
     lecun_std,
     lecun_uniform_,
     lecun_variance,
+    normal_,
+    ones_,
+    orthogonal_,
+    sparse_,
+    trunc_normal_,
+    uniform_,
     uniform_bound,
     uniform_variance,
     xavier_normal_,
     xavier_std,
     xavier_uniform_,
     xavier_variance,
+    zeros_,
 )
 
 GAIN_TABLE = [
@@ -108,6 +118,26 @@ def _lecun_normal_by_torch(tensor: torch.Tensor, generator: torch.Generator) -> 
 EXACT_TABLE += [
     (lecun_uniform_, _lecun_uniform_by_torch, {}, (300, 200), "lecun uniform = kaiming linear"),
     (lecun_normal_, _lecun_normal_by_torch, {}, (16, 3, 5, 5), "lecun normal = kaiming linear"),
+    # torch lower-cases the mode
+    (kaiming_uniform_, nn.init.kaiming_uniform_, {"mode": "FAN_OUT"}, (64, 32, 3), "mode in capitals"),
+    (kaiming_normal_, nn.init.kaiming_normal_, {"mode": "Fan_In", "a": 0.1}, (40, 60), "mode in mixed case"),
+    (uniform_, nn.init.uniform_, {}, (300, 200), "uniform_ defaults"),
+    (uniform_, nn.init.uniform_, {"a": -0.3, "b": 2.0}, (8, 3, 3), "uniform_ bounds"),
+    (normal_, nn.init.normal_, {}, (300, 200), "normal_ defaults"),
+    (normal_, nn.init.normal_, {"mean": 1.0, "std": 0.02}, (7,), "normal_ 1-D"),
+    # mass inside [a, b] above 0.3: normal proposals, values outside redrawn
+    (trunc_normal_, nn.init.trunc_normal_, {}, (300, 200), "trunc_normal_ defaults"),
+    (trunc_normal_, nn.init.trunc_normal_, {"std": 0.02}, (64, 64), "trunc_normal_ ViT std, cut at +-2"),
+    (trunc_normal_, nn.init.trunc_normal_, {"mean": 0.5, "a": 0.0, "b": 1.0}, (50, 40), "trunc_normal_ asymmetric"),
+    # mass below 0.3: uniform proposals accepted with the normal density
+    (trunc_normal_, nn.init.trunc_normal_, {"a": -0.1, "b": 0.1}, (300, 200), "trunc_normal_ narrow window"),
+    (trunc_normal_, nn.init.trunc_normal_, {"a": 1.0, "b": 4.0}, (40, 25), "trunc_normal_ one tail"),
+    (orthogonal_, nn.init.orthogonal_, {}, (64, 64), "orthogonal_ square"),
+    (orthogonal_, nn.init.orthogonal_, {"gain": 2.0}, (20, 50), "orthogonal_ wide, gain"),
+    (orthogonal_, nn.init.orthogonal_, {}, (50, 20), "orthogonal_ tall"),
+    (orthogonal_, nn.init.orthogonal_, {"gain": calculate_gain("relu")}, (16, 3, 3, 3), "orthogonal_ conv"),
+    (sparse_, nn.init.sparse_, {"sparsity": 0.1}, (100, 30), "sparse_ defaults"),
+    (sparse_, nn.init.sparse_, {"sparsity": 0.5, "std": 1.0}, (9, 40), "sparse_ half"),
 ]
 
 
@@ -117,10 +147,96 @@ EXACT_TABLE += [
 def test_initializer_is_bit_identical_to_torch(
     ours: Callable, reference: Callable, kwargs: dict, shape: tuple[int, ...], desc: str, device: torch.device
 ) -> None:
-    got = ours(torch.empty(shape, device=device), generator=torch.Generator(device).manual_seed(7), **kwargs)
-    expected = reference(torch.empty(shape, device=device), generator=torch.Generator(device).manual_seed(7), **kwargs)
-    assert got.device.type == device.type
-    torch.testing.assert_close(got, expected, rtol=0, atol=0, msg=lambda m: f"{desc}: bound/std differ from torch's. {m}")
+    for dtype in (torch.float32, torch.float64):
+        torch.manual_seed(11)  # sparse_ draws its zeroed rows from the global generator, as torch's does
+        got = ours(torch.empty(shape, device=device, dtype=dtype), generator=torch.Generator(device).manual_seed(7), **kwargs)
+        torch.manual_seed(11)
+        expected = reference(torch.empty(shape, device=device, dtype=dtype), generator=torch.Generator(device).manual_seed(7), **kwargs)
+        assert got.device.type == device.type and got.dtype == dtype
+        torch.testing.assert_close(got, expected, rtol=0, atol=0, msg=lambda m: f"{desc}, {dtype}: not torch's numbers. {m}")
+
+
+# (ours, torch's, arguments after the tensor, shape): initializers that draw nothing
+DETERMINISTIC_TABLE = [
+    (constant_, nn.init.constant_, (0.37,), (5, 4)),
+    (ones_, nn.init.ones_, (), (6,)),
+    (zeros_, nn.init.zeros_, (), (3, 2, 2)),
+    (eye_, nn.init.eye_, (), (4, 4)),
+    (eye_, nn.init.eye_, (), (3, 7)),
+    (eye_, nn.init.eye_, (), (7, 3)),
+    (dirac_, nn.init.dirac_, (), (6, 4, 5)),
+    (dirac_, nn.init.dirac_, (), (4, 6, 3, 3)),
+    (dirac_, nn.init.dirac_, (2,), (8, 3, 3, 4)),
+    (dirac_, nn.init.dirac_, (3,), (6, 2, 3, 3, 3)),
+]
+
+
+@pytest.mark.parametrize(("ours", "reference", "args", "shape"), DETERMINISTIC_TABLE,
+                         ids=[f"{row[0].__name__}{row[3]}" for row in DETERMINISTIC_TABLE])
+def test_deterministic_initializer_equals_torch(ours: Callable, reference: Callable, args: tuple, shape: tuple[int, ...]) -> None:
+    start = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    weight = nn.Parameter(start.clone())
+    got = ours(weight, *args)
+    assert got is weight and weight.requires_grad, "in place, on a parameter, without autograd complaining"
+    expected = reference(start.clone(), *args)
+    torch.testing.assert_close(got.detach(), expected, rtol=0, atol=0)
+
+
+def test_eye_and_dirac_make_layers_that_pass_their_input_through() -> None:
+    x = torch.randn(5, 6, 9, generator=torch.Generator().manual_seed(0))
+    linear = nn.Linear(6, 6, bias=False)
+    eye_(linear.weight)
+    torch.testing.assert_close(linear(x.transpose(1, 2)), x.transpose(1, 2), rtol=0, atol=0)
+    conv = nn.Conv1d(6, 6, kernel_size=3, padding=1, bias=False)
+    dirac_(conv.weight)
+    torch.testing.assert_close(conv(x), x, rtol=0, atol=0)
+    grouped = nn.Conv2d(4, 8, kernel_size=3, padding=1, groups=2, bias=False)
+    dirac_(grouped.weight, groups=2)
+    image = torch.randn(2, 4, 5, 5)
+    out = grouped(image)  # each group of 4 outputs copies its 2 inputs, then zeros
+    torch.testing.assert_close(out[:, [0, 1, 4, 5]], image, rtol=0, atol=0)
+    assert torch.all(out[:, [2, 3, 6, 7]] == 0)
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda: eye_(torch.empty(3)), "2 dimensions"),
+    (lambda: dirac_(torch.empty(3, 3)), "3, 4 or 5 dimensions"),
+    (lambda: dirac_(torch.empty(5, 2, 3), groups=2), "divisible by groups"),
+    (lambda: orthogonal_(torch.empty(4)), "at least 2 dimensions"),
+    (lambda: sparse_(torch.empty(2, 3, 4), 0.1), "2 dimensions"),
+    (lambda: kaiming_normal_(torch.empty(3, 4), mode="fan_avg"), "fan_in' or 'fan_out"),
+])
+def test_bad_shapes_and_modes_raise_value_error_like_torch(make: Callable, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(("shape", "gain"), [((30, 30), 1.0), ((10, 40), 2.0), ((40, 10), 0.5), ((8, 2, 3, 3), 1.0)])
+def test_orthogonal_rows_or_columns_are_orthonormal_times_gain(shape: tuple[int, ...], gain: float) -> None:
+    w = orthogonal_(torch.empty(shape, dtype=torch.float64), gain=gain).reshape(shape[0], -1)
+    gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    torch.testing.assert_close(gram, gain**2 * torch.eye(gram.shape[0], dtype=torch.float64))
+
+
+def test_trunc_normal_stays_in_the_window_with_the_truncated_normal_variance() -> None:
+    """Variance of N(0, 1) cut to [-c, c]: 1 - 2 c phi(c) / (2 Phi(c) - 1)."""
+    for a, b in ((-2.0, 2.0), (-0.1, 0.1)):  # one window per sampler
+        samples = trunc_normal_(torch.empty(200_000, dtype=torch.float64), a=a, b=b,
+                                generator=torch.Generator().manual_seed(0))
+        assert samples.min().item() >= a and samples.max().item() <= b
+        c = b
+        density = math.exp(-c * c / 2) / math.sqrt(2 * math.pi)
+        variance = 1 - 2 * c * density / math.erf(c / math.sqrt(2))
+        assert abs(samples.mean().item()) < 5 * math.sqrt(variance / samples.numel())
+        assert samples.var().item() == pytest.approx(variance, rel=0.02)
+    with pytest.warns(UserWarning, match="more than 2 std"):
+        trunc_normal_(torch.empty(10), mean=5.0, a=-1.0, b=1.0)
+
+
+def test_sparse_zeroes_the_same_number_of_entries_in_every_column() -> None:
+    w = sparse_(torch.empty(20, 50), sparsity=0.23, std=1.0, generator=torch.Generator().manual_seed(0))
+    assert ((w == 0).sum(dim=0) == math.ceil(0.23 * 20)).all()
+    assert w[w != 0].std().item() == pytest.approx(1.0, rel=0.1)
 
 
 def test_std_and_bound_formulas() -> None:

@@ -1,11 +1,13 @@
 """The exercises in JupyterLab 4, driven as a student would in headless Chromium.
 
 JupyterLab runs on a loopback port with a token, on a copy of the course laid out
-as `make lab` opens it. For every released notebook: run all cells of the blank
-release (the first visible test fails with the check's readable message, and
-nbgrader's Validate button reports the failure), then of the same notebook with
-the solutions pasted in (every visible test passes, the widgets render and
-respond, and Validate reports success). Screenshots go to `_build/screenshots/`.
+as `make lab` opens it: the student's own copies in `work/` (filled by `course
+workspace`) and the student configuration of `lab/student` (no Formgrader, no Create
+Assignment). For every released notebook: run all cells of the blank release (the
+first visible test fails with the check's readable message, and nbgrader's Validate
+button reports the failure), then of the same notebook with the solutions pasted in
+(every visible test passes, the widgets render and respond, and Validate reports
+success). Screenshots go to `_build/screenshots/`.
 """
 
 from __future__ import annotations
@@ -15,18 +17,19 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
-
-from browser import browser, free_port
+from browser import browser
+from servers import free_port
+from components import requires
 from course_helpers import ROOT, assignments, copy_course, source_notebook
 from submissions import fill_release, solution_sources
 
-import nbformat
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, requires("jupyterlab"), requires("chromium")]
 
 SHOTS = ROOT / "_build" / "screenshots"
 TOKEN = "course-test-token"
@@ -36,8 +39,9 @@ ASSIGNMENTS = assignments()
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("lab") / "course")
+    subprocess.run([str(Path(sys.executable).parent / "course"), "workspace"], cwd=root, check=True, capture_output=True)
     for assignment in ASSIGNMENTS:
-        release = root / "exercises" / assignment / source_notebook(assignment).name
+        release = root / "work" / assignment / source_notebook(assignment).name
         solved = fill_release(release, solution_sources(source_notebook(assignment)))
         nbformat.write(solved, release.with_name(f"{release.stem}_solved.ipynb"))
     port = free_port()
@@ -49,13 +53,14 @@ def lab(tmp_path_factory):
     tracker.write_text('{"windowingMode": "none"}')
     command = [
         str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root / 'exercises'}",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root / 'work'}",
         f"--LabApp.workspaces_dir={settings / 'workspaces'}", f"--LabApp.user_settings_dir={settings / 'user'}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
     log = open(settings / "server.log", "w")
-    server = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "lab" / "student")}
+    server = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
@@ -175,5 +180,22 @@ def test_solved_notebook_passes_and_widgets_respond(lab, assignment):
         page.screenshot(path=str(SHOTS / f"lab_{assignment}_solved.png"), full_page=False)
         result = validate(page)
         assert "Success" in result and "passes all the tests" in result, result[:800]
+    finally:
+        context.close()
+
+
+def test_the_student_lab_has_no_instructor_tools(lab):
+    url, chromium = lab
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{url}/formgrader/manage_assignments?token={TOKEN}", timeout=30)
+    assert missing.value.code == 404
+    context, page = open_and_run_all(lab, f"{ASSIGNMENTS[0]}/{source_notebook(ASSIGNMENTS[0]).name}")
+    try:
+        menus = page.evaluate("Array.from(document.querySelectorAll('.lm-MenuBar-item')).map(e => e.innerText)")
+        assert menus and not any("nbgrader" in m.lower() or "formgrader" in m.lower() for m in menus), menus
+        disabled = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).disabledExtensions")
+        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(disabled), disabled
+        assert page.evaluate("document.querySelectorAll('[data-id*=\"create-assignment\" i], [title*=\"create assignment\" i]').length") == 0
+        assert page.locator(".jp-Toolbar-item:has-text('Validate')").count() >= 1  # students keep Validate
     finally:
         context.close()

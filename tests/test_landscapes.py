@@ -198,3 +198,21 @@ def test_make_landscape_by_name_and_bad_input():
         ls.make_landscape("bowl")
     with pytest.raises(ValueError, match="last dimension of size 2"):
         ls.Rosenbrock()(torch.zeros(3))
+
+
+@pytest.mark.parametrize("landscape", [
+    pytest.param(ls.Quadratic(25.0, 30.0), id="quadratic"),
+    pytest.param(ls.Rosenbrock(), id="rosenbrock"),
+    pytest.param(ls.Saddle(), id="saddle"),
+    pytest.param(ls.LocalMinima(), id="local minima"),
+    pytest.param(ls.LinearRegressionLoss(feature_shift=1.0), id="linear regression"),
+    pytest.param(ls.LinearRegressionLoss(batch_size=7, batch_seed=3), id="mini-batches"),
+    pytest.param(ls.Saddle().with_noise(0.4, seed=2), id="noise"),
+])
+def test_plain_float_gradient_equals_the_tensor_gradient(landscape):
+    """``step_gradient`` (the widgets' fast path) computes what ``gradient_at`` computes, step by step."""
+    points = torch.randn(12, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 1.5
+    gradient = landscape.step_gradient(len(points))
+    for step, point in enumerate(points):
+        got = torch.tensor(gradient(*point.tolist(), step), dtype=torch.float64)
+        assert_close(got, landscape.gradient_at(point, step), rtol=1e-12, atol=1e-12)

@@ -142,12 +142,27 @@ ROWS = [
     Row(co.NAdam, torch_single(O.NAdam), {"lr": 0.01, "weight_decay": 0.1}, "nadam-l2"),
     Row(co.NAdam, torch_single(O.NAdam), {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, "nadam-decoupled"),
     Row(co.NAdam, torch_single(O.NAdam), {"lr": 0.01, "momentum_decay": 0.01, "maximize": True}, "nadam-momentum-decay-maximize"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": 0.01}, "radam-plain"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.1}, "radam-short-beta2-l2"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True}, "radam-decoupled"),
+    Row(co.RAdam, torch_single(O.RAdam), {"lr": torch.tensor(0.01), "betas": (0.9, 0.95), "maximize": True, "weight_decay": 0.1, "decoupled_weight_decay": True}, "radam-tensor-lr-maximize"),
     # foreach=True on both sides: our multi-tensor path against torch's.
     Row(co.SGD, O.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1, "foreach": True}, "foreach-sgd-nesterov-wd"),
     Row(co.SGD, O.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.2, "maximize": True, "foreach": True}, "foreach-sgd-maximize"),
     Row(co.Adam, O.Adam, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1, "foreach": True}, "foreach-adam-amsgrad-l2"),
     Row(co.AdamW, O.AdamW, {"lr": 0.01, "maximize": True, "foreach": True}, "foreach-adamw-maximize"),
     Row(co.AdamW, O.AdamW, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1, "foreach": True}, "foreach-adamw-amsgrad"),
+    Row(co.Adagrad, O.Adagrad, {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "maximize": True, "foreach": True}, "foreach-adagrad-decay-wd-maximize"),
+    Row(co.Adagrad, O.Adagrad, {"lr": torch.tensor(0.1), "initial_accumulator_value": 0.1, "foreach": True}, "foreach-adagrad-tensor-lr"),
+    Row(co.RMSprop, O.RMSprop, {"lr": 0.01, "centered": True, "momentum": 0.9, "weight_decay": 0.1, "foreach": True}, "foreach-rmsprop-centered-momentum"),
+    Row(co.RMSprop, O.RMSprop, {"lr": 0.01, "maximize": True, "foreach": True}, "foreach-rmsprop-maximize"),
+    Row(co.Adadelta, O.Adadelta, {"lr": 0.5, "weight_decay": 0.1, "maximize": True, "foreach": True}, "foreach-adadelta-wd-maximize"),
+    Row(co.Adamax, O.Adamax, {"lr": 0.01, "weight_decay": 0.1, "foreach": True}, "foreach-adamax-wd"),
+    Row(co.Adamax, O.Adamax, {"lr": torch.tensor(0.01), "maximize": True, "foreach": True}, "foreach-adamax-tensor-lr-maximize"),
+    Row(co.NAdam, O.NAdam, {"lr": 0.01, "weight_decay": 0.1, "foreach": True}, "foreach-nadam-l2"),
+    Row(co.NAdam, O.NAdam, {"lr": torch.tensor(0.01), "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True, "foreach": True}, "foreach-nadam-decoupled-tensor-lr"),
+    Row(co.RAdam, O.RAdam, {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1, "foreach": True}, "foreach-radam-l2"),
+    Row(co.RAdam, O.RAdam, {"lr": torch.tensor(0.01), "betas": (0.8, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True, "foreach": True}, "foreach-radam-decoupled-tensor-lr"),
     # The fastai-style "decay, then Adam step" is AdamW, exactly.
     Row(co.DecayThenStepAdam, torch_single(O.AdamW), {"lr": 0.01, "weight_decay": 0.1}, "decay-then-step-adam-is-adamw", same_layout=False),
 ]
@@ -174,15 +189,19 @@ def test_matches_torch_every_step(row: Row, dtype: torch.dtype, device: torch.de
     assert all(moved), "every parameter, the gate included, should have been updated at least once"
 
 
-def test_foreach_flag_on_rmsprop_matches_readable_path() -> None:
-    ours_model, ref_model, batches = make_twins(torch.float32, torch.device("cpu"))
-    ours = co.RMSprop(ours_model.parameters(), lr=0.01, foreach=True)
-    ref = co.RMSprop(ref_model.parameters(), lr=0.01, foreach=False)
-    for step in range(STEPS):
-        train_step(ours_model, ours, batches[step], step)
-        train_step(ref_model, ref, batches[step], step)
-    assert_same_state(ours, ref, ours_model, ref_model)
-    assert ours.param_groups[0]["foreach"] is True
+def test_foreach_is_torchs_foreach_not_the_loop_under_another_name() -> None:
+    """torch's foreach NAdam orders its arithmetic differently from its loop: ours follows
+    each path, so foreach=True and foreach=False differ here in the last bits, as in torch."""
+    finals = {}
+    for foreach in (False, True):
+        ours_model, ref_model, batches = make_twins(torch.float32, torch.device("cpu"))
+        ours = co.NAdam(ours_model.parameters(), lr=0.01, foreach=foreach)
+        ref = O.NAdam(ref_model.parameters(), lr=0.01, foreach=foreach)
+        run_twins(ours, ref, ours_model, ref_model, batches, range(STEPS), context=f"foreach={foreach}")
+        finals[foreach] = [p.detach().clone() for p in ours_model.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(finals[False], finals[True]))
+    for a, b in zip(finals[False], finals[True]):
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_grad_none_leaves_param_and_state_untouched() -> None:
@@ -277,6 +296,7 @@ ROUND_TRIPS = [
     (co.AdamL2, functools.partial(O.Adam, weight_decay=1e-2), {"lr": 0.01}),
     (co.Adamax, O.Adamax, {"lr": 0.01}),
     (co.NAdam, O.NAdam, {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    (co.RAdam, O.RAdam, {"lr": 0.01, "betas": (0.9, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
 
 
@@ -381,7 +401,10 @@ def test_add_param_group_mid_run(ours_cls, ref_cls, kwargs) -> None:
 
 # ------------------------------------------------------------- signatures and validation
 
-CLASS_NAMES = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam"]
+CLASS_NAMES = [
+    "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
+    "SparseAdam", "LBFGS",
+]
 
 
 @pytest.mark.parametrize("name", CLASS_NAMES)
@@ -444,6 +467,11 @@ INVALID = [
     ("NAdam", {"betas": (0.9, 1.0)}),
     ("NAdam", {"weight_decay": -1.0}),
     ("NAdam", {"momentum_decay": -1.0}),
+    ("RAdam", {"lr": -1.0}),
+    ("RAdam", {"eps": -1.0}),
+    ("RAdam", {"betas": (1.0, 0.0)}),
+    ("RAdam", {"weight_decay": -1}),
+    ("RAdam", {"lr": torch.tensor([0.1, 0.2])}),
 ]
 
 
@@ -485,12 +513,22 @@ def test_differentiable_group_loaded_from_state_dict_is_refused_at_step() -> Non
         optimizer.step()
 
 
-def test_sparse_and_complex_are_refused_clearly() -> None:
-    embedding = nn.Embedding(4, 2, sparse=True)
-    optimizer = co.SGD(embedding.parameters(), lr=0.1)
-    embedding(torch.tensor([1])).sum().backward()
-    with pytest.raises(RuntimeError, match="sparse"):
-        optimizer.step()
+@pytest.mark.parametrize("name", ["RMSprop", "Adadelta", "Adam", "AdamW", "Adamax", "NAdam", "RAdam"])
+def test_sparse_gradients_are_refused_with_torchs_message(name: str) -> None:
+    messages = []
+    for module in (O, co):
+        embedding = nn.Embedding(4, 2, sparse=True)
+        optimizer = getattr(module, name)(embedding.parameters(), foreach=False)
+        embedding(torch.tensor([1])).sum().backward()
+        before = embedding.weight.detach().clone()
+        with pytest.raises(RuntimeError) as error:
+            optimizer.step()
+        assert torch.equal(embedding.weight, before)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
+def test_complex_parameters_are_refused_clearly() -> None:
     z = nn.Parameter(torch.ones(2, dtype=torch.complex64))
     z.grad = torch.ones(2, dtype=torch.complex64)
     with pytest.raises(RuntimeError, match="complex"):
@@ -507,3 +545,132 @@ def test_defaults_match_torch() -> None:
 def test_subclass_of_torch_optimizer() -> None:
     for name in CLASS_NAMES + ["AdamL2", "AdamAbs", "DecayThenStepSGD", "DecayThenStepAdam"]:
         assert issubclass(getattr(co, name), torch.optim.Optimizer), name
+
+
+# ------------------------------------------------------- loading state written elsewhere
+
+STEP_COUNTED = [
+    (co.Adagrad, O.Adagrad, {"lr": 0.1}),
+    (co.RMSprop, O.RMSprop, {"lr": 0.01, "momentum": 0.5}),
+    (co.Adadelta, O.Adadelta, {}),
+    (co.Adam, O.Adam, {"lr": 0.01}),
+    (co.AdamW, O.AdamW, {"lr": 0.01}),
+    (co.Adamax, O.Adamax, {"lr": 0.01}),
+    (co.NAdam, O.NAdam, {"lr": 0.01}),
+    (co.RAdam, O.RAdam, {"lr": 0.01, "betas": (0.9, 0.9)}),
+]
+
+
+def run_twins(ours, ref, ours_model, ref_model, batches, steps: range, context: str = "") -> None:
+    for step in steps:
+        train_step(ours_model, ours, batches[step], step)
+        train_step(ref_model, ref, batches[step], step)
+        assert_same_state(ours, ref, ours_model, ref_model, context=f"{context} step {step}")
+
+
+@pytest.mark.parametrize("ours_cls, ref_cls, kwargs", STEP_COUNTED, ids=[r[0].__name__ for r in STEP_COUNTED])
+def test_loads_state_dict_with_plain_number_step(ours_cls, ref_cls, kwargs) -> None:
+    """torch's test_load_nontensor_step: a state_dict whose ``step`` is a Python number
+    (as older torch wrote it) loads, is turned back into a 0-dim tensor, and training goes on."""
+    kwargs = {"foreach": False, **kwargs}
+    ours_model, ref_model, batches = make_twins(torch.float32, torch.device("cpu"))
+    ours, ref = ours_cls(ours_model.parameters(), **kwargs), ref_cls(ref_model.parameters(), **kwargs)
+    run_twins(ours, ref, ours_model, ref_model, batches, range(3))
+    for optimizer in (ours, ref):
+        state_dict = optimizer.state_dict()
+        for state in state_dict["state"].values():
+            state["step"] = state["step"].item()
+        optimizer.load_state_dict(state_dict)
+    assert all(torch.is_tensor(state["step"]) and state["step"].dtype == torch.float32 for state in ours.state.values())
+    run_twins(ours, ref, ours_model, ref_model, batches, range(3, 6), context="after loading")
+
+
+NEWER_FLAGS = ("maximize", "foreach", "differentiable", "capturable", "fused", "decoupled_weight_decay", "amsgrad", "nesterov")
+
+
+@pytest.mark.parametrize(
+    "ours_cls, ref_cls, kwargs",
+    [(co.SGD, O.SGD, {"lr": 0.1, "momentum": 0.9})] + STEP_COUNTED,
+    ids=["SGD"] + [r[0].__name__ for r in STEP_COUNTED],
+)
+def test_older_state_dict_gets_torchs_fixed_defaults(ours_cls, ref_cls, kwargs) -> None:
+    """A state_dict from before a flag existed lacks that key: torch fills a fixed default
+    (maximize=False, foreach=None, ...), not the loading instance's own setting."""
+    kwargs = {"foreach": False, "maximize": True, **kwargs}
+    ours_model, ref_model, batches = make_twins(torch.float32, torch.device("cpu"))
+    ours, ref = ours_cls(ours_model.parameters(), **kwargs), ref_cls(ref_model.parameters(), **kwargs)
+    run_twins(ours, ref, ours_model, ref_model, batches, range(2))
+    for optimizer in (ours, ref):
+        state_dict = optimizer.state_dict()
+        for group in state_dict["param_groups"]:
+            for flag in NEWER_FLAGS:
+                group.pop(flag, None)
+        optimizer.load_state_dict(state_dict)
+    assert ours.param_groups[0]["maximize"] is False
+    assert ours.state_dict()["param_groups"] == ref.state_dict()["param_groups"]
+    run_twins(ours, ref, ours_model, ref_model, batches, range(2, 5), context="after loading")
+
+
+@pytest.mark.parametrize(
+    "name, flag",
+    [("SGD", "fused"), ("Adam", "fused"), ("AdamW", "capturable"), ("RMSprop", "capturable"),
+     ("Adagrad", "fused"), ("Adadelta", "capturable"), ("Adamax", "capturable"), ("NAdam", "capturable"),
+     ("RAdam", "capturable")],
+)
+def test_kernel_flags_inside_a_param_group_are_refused(name: str, flag: str) -> None:
+    groups = [{"params": [nn.Parameter(torch.ones(2))]}, {"params": [nn.Parameter(torch.ones(2))], flag: True}]
+    with pytest.raises(NotImplementedError, match=f"{flag}=True"):
+        getattr(co, name)(groups)
+    optimizer = getattr(co, name)([nn.Parameter(torch.ones(2))])
+    with pytest.raises(NotImplementedError, match=f"{flag}=True"):
+        optimizer.add_param_group({"params": [nn.Parameter(torch.ones(2))], flag: True})
+    assert len(optimizer.param_groups) == 1
+
+
+@pytest.mark.parametrize("cls", [co.SGD, co.Adam, co.AdamW], ids=lambda c: c.__name__)
+def test_tensor_lr_keeps_torchs_float32_arithmetic(cls) -> None:
+    """A Tensor lr stays a float32 tensor in torch's step-size arithmetic (not a float64 number)."""
+    kwargs = {"lr": torch.tensor(0.01), "foreach": False, "weight_decay": 0.1}
+    if cls is co.SGD:
+        kwargs["momentum"] = 0.9
+    ours_model, ref_model, batches = make_twins(torch.float64, torch.device("cpu"))
+    ours = cls(param_groups(ours_model, kwargs, cls), **kwargs)
+    ref = getattr(O, cls.__name__)(param_groups(ref_model, kwargs, cls), **kwargs)
+    run_twins(ours, ref, ours_model, ref_model, batches, range(STEPS))
+
+
+def test_sgd_without_momentum_keeps_no_state() -> None:
+    ours_model, ref_model, batches = make_twins(torch.float32, torch.device("cpu"))
+    ours, ref = co.SGD(ours_model.parameters(), lr=0.1), O.SGD(ref_model.parameters(), lr=0.1)
+    run_twins(ours, ref, ours_model, ref_model, batches, range(3))
+    assert ours.state_dict()["state"] == ref.state_dict()["state"] == {}
+    assert len(ours.state) == 0
+
+
+# -------------------------------------------------------------------- sparse gradients
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}), ("Adagrad", {"lr": 0.1}),
+     ("Adagrad", {"lr": 0.1, "lr_decay": 0.1, "maximize": True, "initial_accumulator_value": 0.1})],
+    ids=["sgd", "sgd-nesterov", "adagrad", "adagrad-decay-maximize"],
+)
+def test_sparse_gradients_match_torch(name: str, kwargs: dict[str, Any]) -> None:
+    """An embedding with sparse gradients, rows repeated within a batch (uncoalesced), 6 steps."""
+    torch.manual_seed(0)
+    ours_table, ref_table = nn.Embedding(7, 3, sparse=True), nn.Embedding(7, 3, sparse=True)
+    ref_table.load_state_dict(ours_table.state_dict())
+    start = ours_table.weight.detach().clone()
+    ours = getattr(co, name)(ours_table.parameters(), foreach=False, **kwargs)
+    ref = getattr(O, name)(ref_table.parameters(), foreach=False, **kwargs)
+    rows = torch.tensor([[0, 2, 2, 5], [1, 1, 6, 0], [3, 3, 3, 4]])
+    for step in range(6):
+        for table, optimizer in ((ours_table, ours), (ref_table, ref)):
+            optimizer.zero_grad()
+            (table(rows[step % 3]) ** 2).sum().backward()
+            optimizer.step()
+        assert_close(ours_table.weight, ref_table.weight, **EXACT)
+        for key, value in ref.state[ref_table.weight].items():
+            assert_close(ours.state[ours_table.weight][key], value, **EXACT)
+    moved = (ours_table.weight != start).any(dim=1)
+    assert moved.tolist() == [True] * 7, "every row appears in some batch and should have moved"

@@ -115,6 +115,159 @@ def test_adam_l2_differs_from_adamw_by_a_clear_margin() -> None:
     assert_close(l2, torch_l2, rtol=0, atol=0)
 
 
+def test_radam_is_momentum_sgd_until_the_variance_is_tractable_then_rectified_adam() -> None:
+    """With β2 = 0.999, ρ_t ≤ 5 for t ≤ 5: the step is exactly η·m̂_t. From t = 6 on it is
+    Adam's step (ε before the bias correction) scaled by r_t, which starts near 0.026."""
+    beta1, beta2, lr, eps = 0.9, 0.999, 0.1, 1e-8
+    grads = torch.randn(8, 3, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    w, state = torch.zeros(3, dtype=torch.float64), {}
+    m, v = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    rho_inf = 2 / (1 - beta2) - 1
+    for t, g in enumerate(grads, start=1):
+        before = w.clone()
+        F.radam_update(w, g, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+        m, v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g**2
+        m_hat = m / (1 - beta1**t)
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if t <= 5:
+            assert rho_t <= 5
+            expected = lr * m_hat
+        else:
+            r_t = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            assert 0.02 < r_t < 0.04
+            expected = lr * m_hat * r_t * math.sqrt(1 - beta2**t) / (v.sqrt() + eps)
+        assert_close(before - w, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_rprop_grows_steps_while_the_sign_holds_and_pauses_after_a_flip() -> None:
+    """Coordinate 0 keeps its sign: Δ grows by η+ per step up to Δmax. Coordinate 1 flips
+    at step 3: Δ shrinks by η−, it does not move that step, and the next step starts afresh."""
+    w, state = torch.zeros(2, dtype=torch.float64), {}
+    grads = [(1.0, 1.0), (1.0, 1.0), (1.0, -1.0), (1.0, -1.0), (1.0, -1.0)]
+    positions = []
+    for g in grads:
+        F.rprop_update(w, torch.tensor(g, dtype=torch.float64), state, lr=0.1, step_size_max=0.2)
+        positions.append(w.clone())
+    # coordinate 0: steps 0.1, 0.12, 0.144, 0.1728, then capped at 0.2
+    assert_close(positions[-1][0], torch.tensor(-(0.1 + 0.12 + 0.144 + 0.1728 + 0.2), dtype=torch.float64))
+    # coordinate 1: -0.1, -0.12, then the flip: Δ = 0.06 and no move, then +0.06 (s = 0), +0.072
+    assert_close(torch.stack(positions)[:, 1], torch.tensor([-0.1, -0.22, -0.22, -0.16, -0.088], dtype=torch.float64))
+
+
+def test_asgd_averages_the_iterates_after_t0_and_decays_its_step() -> None:
+    """With t0 = 0, ``ax`` after T steps is the mean of the iterates θ_2..θ_T, and
+    η_t = η0 / (1 + λ η0 t)^α."""
+    lr, lambd, alpha = 0.1, 0.5, 0.75
+    w, state, iterates = torch.ones(3, dtype=torch.float64), {}, []
+    grads = torch.randn(6, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    for t, g in enumerate(grads, start=1):
+        F.asgd_update(w, g, state, lr=lr, lambd=lambd, alpha=alpha, t0=0)
+        iterates.append(w.clone())
+        assert state["eta"].item() == pytest.approx(lr / (1 + lambd * lr * t) ** alpha, rel=1e-6)
+    # mu = 1/t is stored as a float32 0-dim tensor, as in torch
+    assert_close(state["ax"], torch.stack(iterates[1:]).mean(dim=0), rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(state["ax"], w)
+
+
+def test_sparse_adam_moves_only_the_rows_in_the_gradient() -> None:
+    """Rows absent from the sparse gradient keep parameters and moments; on its first step a
+    present row moves by about lr·sign(g), as Adam's first step does."""
+    table = nn.Embedding(5, 2, sparse=True).double()
+    before = table.weight.detach().clone()
+    optimizer = co.SparseAdam(table.parameters(), lr=0.1)
+    table(torch.tensor([1, 3, 3])).sum().backward()
+    optimizer.step()
+    moved = (table.weight != before).any(dim=1)
+    assert moved.tolist() == [False, True, False, True, False]
+    assert_close(table.weight[[1, 3]], before[[1, 3]] - 0.1, rtol=0, atol=1e-6)
+    state = optimizer.state[table.weight]
+    assert state["step"] == 1 and torch.count_nonzero(state["exp_avg"][[0, 2, 4]]) == 0
+    with pytest.raises(RuntimeError, match="does not support dense gradients"):
+        table.weight.grad = torch.ones_like(table.weight)
+        optimizer.step()
+
+
+def test_two_loop_recursion_is_the_bfgs_inverse_hessian_update() -> None:
+    """With one pair (s, y) and scale γ, the recursion returns −H g for
+    H = (I − ρ s yᵀ) γI (I − ρ y sᵀ) + ρ s sᵀ (Nocedal & Wright, eq. 7.19)."""
+    generator = torch.Generator().manual_seed(5)
+    g, s, y = (torch.randn(4, generator=generator, dtype=torch.float64) for _ in range(3))
+    y = y + 2 * s  # keep yᵀs > 0
+    rho, gamma = 1 / y.dot(s), y.dot(s) / y.dot(y)
+    eye = torch.eye(4, dtype=torch.float64)
+    H = (eye - rho * torch.outer(s, y)) @ (gamma * eye) @ (eye - rho * torch.outer(y, s)) + rho * torch.outer(s, s)
+    direction = co.two_loop_recursion(g, [s], [y], [rho], gamma, [None])
+    assert_close(direction, -H @ g, rtol=1e-12, atol=1e-12)
+    assert direction.dot(g) < 0, "H is positive definite: a descent direction"
+
+
+def test_cubic_interpolate_finds_the_minimum_of_a_cubic() -> None:
+    """f(x) = x³ − 3x has its local minimum at 1; two points with slopes determine it."""
+    f = lambda x: x**3 - 3 * x  # noqa: E731
+    df = lambda x: 3 * x**2 - 3  # noqa: E731
+    x1, x2 = 0.0, 2.0
+    minimizer = co.cubic_interpolate(x1, f(x1), torch.tensor(df(x1)), x2, f(x2), torch.tensor(df(x2)))
+    assert float(minimizer) == pytest.approx(1.0, abs=1e-12)
+    assert co.cubic_interpolate(x2, f(x2), torch.tensor(df(x2)), x1, f(x1), torch.tensor(df(x1))) == pytest.approx(1.0)
+
+
+def test_strong_wolfe_line_search_returns_a_step_chapter_2_accepts() -> None:
+    """On the Rosenbrock function from (−1.2, 1) along −∇f, the step found satisfies both
+    strong Wolfe conditions as checked by course_lib.stochastic.wolfe_conditions."""
+    from course_lib.stochastic.line_search import wolfe_conditions
+
+    def rosenbrock(x: torch.Tensor) -> torch.Tensor:
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+    x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    loss = rosenbrock(x)
+    (grad,) = torch.autograd.grad(loss, x)
+    direction = -grad
+
+    def evaluate(x_saved, step, d):
+        point = (x_saved[0] + step * d).detach().requires_grad_(True)
+        value = rosenbrock(point)
+        (g,) = torch.autograd.grad(value, point)
+        return float(value), g
+
+    _, _, step, evaluations = co.strong_wolfe_line_search(
+        evaluate, [x.detach()], 1.0, direction, loss.item(), grad, grad.dot(direction)
+    )
+    check = wolfe_conditions(rosenbrock, x.detach(), direction, float(step), strong=True)
+    assert check.both, check
+    assert 1 < evaluations < 25, "the first trial (t = 1) overshoots; zooming should find a step quickly"
+
+
+def test_lbfgs_solves_a_quadratic_in_one_step() -> None:
+    """On f(w) = ½ wᵀAw − bᵀw in 6 dimensions (condition number 20) one call to step
+    (strong Wolfe) reaches A⁻¹b to 1e-7 within 16 evaluations of f; gradient descent with
+    the best constant step, 2/(L+μ), is still 10% away after as many gradients."""
+    generator = torch.Generator().manual_seed(7)
+    M = torch.randn(6, 6, generator=generator, dtype=torch.float64)
+    A, b = M @ M.T + 0.5 * torch.eye(6, dtype=torch.float64), torch.randn(6, generator=generator, dtype=torch.float64)
+    solution = torch.linalg.solve(A, b)
+    w = nn.Parameter(torch.zeros(6, dtype=torch.float64))
+    optimizer = co.LBFGS([w], line_search_fn="strong_wolfe", tolerance_grad=1e-10, tolerance_change=1e-14)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = 0.5 * w @ A @ w - b @ w
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    evaluations = optimizer.state[w]["func_evals"]
+    assert evaluations <= 16
+    assert_close(w.detach(), solution, rtol=0, atol=1e-7)
+
+    eigenvalues = torch.linalg.eigvalsh(A)
+    step = 2 / (eigenvalues[0] + eigenvalues[-1])
+    v = torch.zeros(6, dtype=torch.float64)
+    for _ in range(evaluations):
+        v = v - step * (A @ v - b)
+    assert (v - solution).norm() > 0.1 * solution.norm()
+
+
 def test_nadam_decoupled_uses_lr_times_weight_decay() -> None:
     """With zero gradients NAdam's moments stay zero, so only the decay acts: θ·(1-ηλ)^t."""
     w = nn.Parameter(torch.ones(3, dtype=torch.float64))
@@ -291,6 +444,9 @@ UPDATES = [
     (F.adamw_update, {"lr": 0.1, "amsgrad": True, "maximize": True}),
     (F.adamax_update, {"weight_decay": 0.1, "maximize": True}),
     (F.nadam_update, {"weight_decay": 0.1, "maximize": True}),
+    (F.radam_update, {"weight_decay": 0.1, "maximize": True}),
+    (F.rprop_update, {"maximize": True}),
+    (F.asgd_update, {"weight_decay": 0.1, "maximize": True, "t0": 1}),
     (co.adam_abs_update, {"lr": 0.1, "maximize": True}),
 ]
 
@@ -311,7 +467,7 @@ def test_update_functions_never_modify_grad_and_create_state(update, kwargs) -> 
 
 def test_init_state_functions_show_memory_cost() -> None:
     p = torch.zeros(7)
-    shaped = lambda state: sum(1 for v in state.values() if v.shape == p.shape)  # noqa: E731
+    shaped = lambda state: sum(1 for v in state.values() if torch.is_tensor(v) and v.shape == p.shape)  # noqa: E731
     assert shaped(F.adam_init_state(p)) == 2
     assert shaped(F.adam_init_state(p, amsgrad=True)) == 3
     assert shaped(F.rmsprop_init_state(p)) == 1
@@ -320,6 +476,10 @@ def test_init_state_functions_show_memory_cost() -> None:
     assert shaped(F.adadelta_init_state(p)) == 2
     assert shaped(F.adamax_init_state(p)) == 2
     assert shaped(F.nadam_init_state(p)) == 2 and F.nadam_init_state(p)["mu_product"].item() == 1.0
+    assert shaped(F.radam_init_state(p)) == 2
+    assert shaped(F.rprop_init_state(p, 0.1)) == 2 and F.rprop_init_state(p, 0.1)["step_size"][0] == 0.1
+    assert shaped(F.asgd_init_state(p, 0.1)) == 1 and F.asgd_init_state(p, 0.1)["eta"].item() == pytest.approx(0.1)
+    assert shaped(F.sparse_adam_init_state(p)) == 2 and F.sparse_adam_init_state(p)["step"] == 0
 
 
 def test_adagrad_creates_state_at_construction_like_torch() -> None:
@@ -379,7 +539,7 @@ def test_adamw_state_dict_forces_decoupled_flag_like_torch() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["course_lib.optim", "course_lib.optim.rules", "course_lib.optim.optimizers", "course_lib.optim.decay_then_step", "course_lib.optim.adam_abs",
+    ["course_lib.optim", "course_lib.optim.rules", "course_lib.optim.optimizers", "course_lib.optim.lbfgs", "course_lib.optim.decay_then_step", "course_lib.optim.adam_abs",
      "course_lib.optim.weight_decay", "course_lib.optim.ewma", "course_lib.optim._base", "course_lib.clipping"],
 )
 def test_docstring_examples_run(module: str) -> None:

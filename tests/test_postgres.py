@@ -6,81 +6,33 @@ root, so as root the server runs as the ``postgres`` user. Skips, saying why, wi
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 
 import pytest
 
+from components import unavailable
+
 from attacks import ASSIGNMENT, COURSE, FULL, answers, course, course_copy, submit
+from servers import Unavailable, start_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-def _binary(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if not initdb or not pg_ctl:
-        reason = "PostgreSQL is not installed (apt-get install postgresql); the gradebook was not tested on it"
-        print(f"\nSKIPPED: {reason}")
-        pytest.skip(reason)
-    prefix: list[str] = []
-    owner = None
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
-        prefix = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") else ["su", "postgres", "-s", "/bin/sh", "-c"]
-    home = tempfile.mkdtemp(prefix="course-pg-")
-    data = os.path.join(home, "data")
-    os.mkdir(data, 0o700)
-    if owner is not None:
-        for path in (home, data):
-            os.chown(path, owner.pw_uid, owner.pw_gid)
-
-    def run(*args: str) -> None:
-        command = [*prefix, *args] if prefix[:1] != ["su"] else [*prefix, " ".join(args)]
-        subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
-
-    port = _free_port()
     try:
-        run(initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-        run(pg_ctl, "-D", data, "-l", os.path.join(home, "server.log"), "-w", "-t", "60", "-o",
-            f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    except subprocess.CalledProcessError as err:
-        shutil.rmtree(home, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {err.stderr or err.stdout}")
-    import psycopg2
-
-    con = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
-    con.autocommit = True
-    con.cursor().execute("CREATE DATABASE course")
-    con.close()
+        server = start_postgres()
+    except Unavailable as err:
+        unavailable("postgres", f"{err}; the gradebook was not tested on PostgreSQL")
+    except RuntimeError as err:
+        pytest.fail(str(err))
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/course"
+        yield server.url
     finally:
-        try:
-            run(pg_ctl, "-D", data, "-m", "immediate", "stop")
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+        server.stop()
 
 
 def _count(url: str, sql: str) -> int:

@@ -28,18 +28,23 @@ from course_lib.schedules import (
     Schedule,
     as_lambda,
     constant,
+    constant_warmup,
     cosine_annealing,
+    cosine_warm_restarts,
     cyclic,
     exponential_decay,
     inverse_time_decay,
     lambda_lr,
+    linear_schedule,
     linear_warmup,
     lr_finder,
     multi_step_decay,
     natural_exp_decay,
     one_cycle,
+    polynomial_decay,
     set_lr,
     step_decay,
+    suggest_lr,
     warmup_cosine,
 )
 
@@ -126,6 +131,41 @@ TORCH_TABLE = [
         True,
         "OneCycleLR three phases",
     ),
+    Row(
+        one_cycle(LR, epochs=6, steps_per_epoch=50),
+        lambda o: L.OneCycleLR(o, LR, epochs=6, steps_per_epoch=50),
+        300,
+        True,
+        "OneCycleLR epochs x steps_per_epoch",
+    ),
+    Row(
+        cyclic(0.01, LR, 10, 30, scale_fn=lambda x: 1 / (1 + 0.01 * x), scale_mode="iterations"),
+        lambda o: L.CyclicLR(o, 0.01, LR, 10, 30, scale_fn=lambda x: 1 / (1 + 0.01 * x), scale_mode="iterations"),
+        300,
+        True,
+        "CyclicLR custom scale_fn of the step",
+    ),
+    Row(
+        cyclic(0.01, LR, 15, scale_fn=lambda c: 0.8**c),
+        lambda o: L.CyclicLR(o, 0.01, LR, 15, scale_fn=lambda c: 0.8**c),
+        300,
+        True,
+        "CyclicLR custom scale_fn of the cycle",
+    ),
+    Row(constant_warmup(LR, 25, 0.1), lambda o: L.ConstantLR(o, 0.1, total_iters=25), 300, False, "ConstantLR"),
+    Row(constant_warmup(LR), lambda o: L.ConstantLR(o), 50, False, "ConstantLR defaults"),
+    Row(linear_schedule(LR, 200, 1.0, 0.05), lambda o: L.LinearLR(o, 1.0, 0.05, total_iters=200), 300, False,
+        "LinearLR decay with end_factor"),
+    Row(linear_schedule(LR, 40, 0.25, 0.6), lambda o: L.LinearLR(o, 0.25, 0.6, total_iters=40), 100, False,
+        "LinearLR warmup to end_factor < 1"),
+    Row(polynomial_decay(LR, 250, 2.0), lambda o: L.PolynomialLR(o, total_iters=250, power=2.0), 300, False,
+        "PolynomialLR power 2"),
+    Row(polynomial_decay(LR), lambda o: L.PolynomialLR(o), 50, False, "PolynomialLR defaults"),
+    *[
+        Row(cosine_warm_restarts(LR, 10, m, 1e-4), lambda o, m=m: L.CosineAnnealingWarmRestarts(o, 10, m, 1e-4), 1000,
+            True, f"CosineAnnealingWarmRestarts T_mult={m}")
+        for m in (1, 2, 3)
+    ],
 ]
 
 
@@ -220,6 +260,13 @@ ANALYTIC_TABLE = [
     (cyclic(0.0, 1.0, 2), [0.0, 0.5, 1.0, 0.5, 0.0, 0.5, 1.0], "triangle"),
     (cyclic(0.0, 1.0, 1, mode="triangular2"), [0.0, 1.0, 0.0, 0.5, 0.0, 0.25, 0.0], "amplitude halves"),
     (cyclic(1.0, 2.0, 3, 1), [1.0, 4 / 3, 5 / 3, 2.0, 1.0], "3 up, 1 down"),
+    (cyclic(0.0, 1.0, 1, scale_fn=lambda c: 1 / c), [0.0, 1.0, 0.0, 0.5, 0.0, 1 / 3], "scale_fn of the cycle"),
+    (constant_warmup(2.0, 3, 0.25), [0.5, 0.5, 0.5, 2.0, 2.0], "constant warmup"),
+    (constant_warmup(2.0, 0, 0.25), [2.0, 2.0], "no constant warmup"),
+    (linear_schedule(1.0, 4, 1.0, 0.2), [1.0, 0.8, 0.6, 0.4, 0.2, 0.2], "linear decay"),
+    (polynomial_decay(1.0, 4, 0.5), [1.0, math.sqrt(0.75), math.sqrt(0.5), 0.5, 0.0, 0.0], "square-root decay"),
+    (cosine_warm_restarts(1.0, 2), [1.0, 0.5, 1.0, 0.5, 1.0], "restart every 2"),
+    (cosine_warm_restarts(1.0, 1, 2, 0.5), [1.0, 1.0, 0.75, 1.0, 0.5 + 0.25 * (1 + math.sqrt(0.5))], "T_mult 2"),
 ]
 
 
@@ -271,9 +318,28 @@ def test_schedules_are_pure_and_validate_steps() -> None:
     assert repr(schedule) == "cosine_annealing(lr=0.1, T_max=50, eta_min=0.0)"
 
 
+def test_one_cycle_without_a_length_raises_value_error_like_torch() -> None:
+    with pytest.raises(ValueError, match="total_steps OR \\(epochs AND steps_per_epoch\\)") as ours:
+        one_cycle(0.1)
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(ValueError) as theirs:
+        L.OneCycleLR(optimizer, 0.1)
+    assert str(ours.value) == str(theirs.value)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        one_cycle(0.1, epochs=3, steps_per_epoch=0)
+    assert one_cycle(0.1, 30) == one_cycle(0.1, epochs=3, steps_per_epoch=10)
+    assert one_cycle(0.1, 30).values(31) == one_cycle(0.1, epochs=3, steps_per_epoch=10).values(31)
+
+
 @pytest.mark.parametrize(
     "make",
     [
+        lambda: constant_warmup(0.1, 5, factor=1.5),
+        lambda: linear_schedule(0.1, 5, end_factor=1.5),
+        lambda: polynomial_decay(0.1, 0),
+        lambda: cosine_warm_restarts(0.1, 0),
+        lambda: cosine_warm_restarts(0.1, 10, T_mult=0),
+        lambda: cyclic(0.1, 1.0, 10, scale_fn=lambda x: 1.0, scale_mode="epochs"),
         lambda: step_decay(0.1, 0),
         lambda: step_decay(-0.1, 10),
         lambda: cosine_annealing(0.1, 0),
@@ -338,11 +404,13 @@ def test_reduce_on_plateau_matches_torch_exactly(kwargs: dict, desc: str) -> Non
 
 def test_reduce_on_plateau_with_set_lr_drives_an_optimizer() -> None:
     parameter = nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    tensor_lr = torch.tensor(1.0)
+    optimizer = torch.optim.SGD([{"params": [parameter]}, {"params": [nn.Parameter(torch.zeros(1))], "lr": tensor_lr}], lr=1.0)
     plateau = ReduceOnPlateau(1.0, factor=0.5, patience=1)
     for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
         set_lr(optimizer, plateau.step(loss))
     assert optimizer.param_groups[0]["lr"] == 0.25
+    assert optimizer.param_groups[1]["lr"] is tensor_lr and tensor_lr.item() == 0.25, "a Tensor lr is set in place"
 
 
 def test_plot_schedules_draws_one_line_per_schedule(tmp_path) -> None:
@@ -435,3 +503,16 @@ def test_lr_finder_restores_state_even_when_the_loss_function_fails() -> None:
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
     assert optimizer.param_groups[0]["lr"] == 0.01
+
+
+def test_suggest_lr_picks_the_steepest_fall_not_the_flattest_nor_the_minimum() -> None:
+    """Two drops of different steepness, then a rise: the suggestion is the centre of the steep one."""
+    lrs = [10 ** (k / 10) for k in range(-40, 1)]
+    x = torch.tensor(lrs, dtype=torch.float64).log10()
+    losses = (2.0 - torch.tanh(3 * (x + 2.5)) - 0.6 * torch.tanh(1.5 * (x + 1.2))
+              + torch.where(x > -0.5, 40 * (x + 0.5) ** 2, torch.zeros_like(x)))
+    steepest, min_loss_lr = suggest_lr(lrs, losses.tolist(), skip=2)
+    assert min_loss_lr == lrs[int(losses.argmin())] == lrs[35]
+    assert steepest == lrs[15]  # 10 ** -2.5, where tanh(3 (x + 2.5)) is steepest
+    # too short to judge: a tenth of the minimum's rate
+    assert suggest_lr(lrs[:3], [1.0, 0.5, 0.7]) == (lrs[1] / 10, lrs[1])

@@ -21,15 +21,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch.testing import assert_close  # noqa: E402
 
+import course_lib.optim as course_optim  # noqa: E402
 from course_lib import landscapes as ls  # noqa: E402
 from course_lib import plots  # noqa: E402
 from course_lib import trajectories as tr  # noqa: E402
 from course_lib.data import batches  # noqa: E402
-
-try:
-    import course_lib.optim as course_optim
-except ImportError:  # pragma: no cover - the optim module is written in parallel
-    course_optim = None
 
 STEPS = 60
 
@@ -91,8 +87,6 @@ def test_run_equals_the_hand_written_loop(optimizer_cls, kwargs, make, desc):
 
 @pytest.mark.parametrize("name, kwargs, make, desc", COURSE_CASES, ids=[c[-1] for c in COURSE_CASES])
 def test_run_works_with_the_course_optimizers(name, kwargs, make, desc):
-    if course_optim is None or not hasattr(course_optim, name):
-        pytest.skip(f"course_lib.optim.{name} is not available")
     optimizer_cls = getattr(course_optim, name)
     landscape = make()
     trajectory = tr.run(optimizer_cls, landscape, steps=STEPS, **kwargs)
@@ -306,3 +300,99 @@ def test_fit_limits_hold_the_window_and_the_paths():
     huge = tr.run(torch.optim.SGD, landscape, steps=30, lr=2.5)  # diverges: capped, not followed
     (_, _), (y0, y1) = tr.fit_limits([huge], landscape, margin=0.0)
     assert y0 >= -9.0 and y1 <= 9.0
+
+
+# ---- the plain-float engine of the widgets ------------------------------------------------------
+
+PYTHON_CASES = [c for c in CASES if c[0] in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW,
+                                              torch.optim.RMSprop, torch.optim.Adagrad, torch.optim.RAdam)] + [
+    (torch.optim.RAdam, {"lr": 0.05}, lambda: ls.Quadratic(25.0, 30.0), "RAdam"),
+    (torch.optim.RAdam, {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True, "betas": (0.8, 0.95)},
+     lambda: ls.LinearRegressionLoss(feature_shift=1.0), "RAdam decoupled"),
+    (torch.optim.Adafactor, {"lr": 0.05}, ls.LocalMinima, "Adafactor on a vector"),
+    (torch.optim.Adafactor, {"lr": 0.3, "weight_decay": 0.05, "beta2_decay": -0.5, "d": 1.0, "eps": (1e-3, 1e-3)},
+     lambda: ls.Quadratic(25.0, 30.0), "Adafactor with decay and clipping"),
+    (torch.optim.SGD, {"lr": 0.1, "maximize": True}, lambda: ls.Saddle(), "SGD ascending"),
+    (torch.optim.Adam, {"lr": 0.05, "weight_decay": 0.2, "betas": (0.3, 0.9)}, ls.LocalMinima, "Adam with L2, lerp's other formula"),
+    (torch.optim.Adam, {"lr": 0.05, "weight_decay": 0.2, "decoupled_weight_decay": True}, ls.LocalMinima, "Adam decoupled"),
+    (torch.optim.RMSprop, {"lr": 0.01, "weight_decay": 0.1, "maximize": False}, ls.Rosenbrock, "RMSprop with L2"),
+    (torch.optim.Adagrad, {"lr": 0.5, "lr_decay": 0.05, "initial_accumulator_value": 0.3, "weight_decay": 0.01},
+     lambda: ls.LinearRegressionLoss(feature_shift=1.0), "Adagrad with decay and a start value"),
+]
+
+
+@pytest.mark.parametrize("optimizer_cls, kwargs, make, desc", PYTHON_CASES, ids=[c[-1] for c in PYTHON_CASES])
+def test_python_engine_equals_the_hand_written_loop(optimizer_cls, kwargs, make, desc):
+    landscape = make()
+    fast = tr.run(optimizer_cls, landscape, steps=STEPS, engine="python", **kwargs)
+    expected = hand_loop(optimizer_cls, lambda p, t: landscape(p), landscape.start, **kwargs)
+    assert_close(fast.path, expected)
+    # the same operations in the same order: only rounding apart (torch's kernels may fuse a multiply-add)
+    assert_close(fast.path, tr.run(optimizer_cls, landscape, steps=STEPS, **kwargs).path, rtol=1e-9, atol=1e-9)
+    assert (fast.path[-1] - fast.path[0]).norm() > 1e-3, f"{desc}: the run did not move"
+
+
+@pytest.mark.parametrize("landscape", [
+    pytest.param(ls.LinearRegressionLoss(batch_size=8, batch_seed=2), id="mini-batches"),
+    pytest.param(ls.Rosenbrock().with_noise(3.0, seed=1), id="gradient noise"),
+])
+def test_python_engine_follows_the_stochastic_landscapes(landscape):
+    torch_run = tr.run(torch.optim.Adam, landscape, steps=STEPS, lr=0.05)
+    fast = tr.run(torch.optim.Adam, landscape, steps=STEPS, lr=0.05, engine="python")
+    assert_close(fast.path, torch_run.path, rtol=1e-10, atol=1e-10)
+
+
+def test_python_engine_diverges_where_torch_does():
+    landscape = ls.Quadratic(10.0)
+    slow, fast = (tr.run(torch.optim.SGD, landscape, steps=200, lr=2.5, engine=e) for e in ("torch", "python"))
+    assert slow.diverged and fast.diverged_at == slow.diverged_at
+    assert torch.equal(torch.isnan(fast.path), torch.isnan(slow.path))
+
+
+def test_auto_engine_falls_back_and_python_refuses_what_it_cannot_replicate():
+    landscape = ls.Quadratic(4.0)
+    auto = tr.run(torch.optim.Adadelta, landscape, steps=20, lr=1.0, engine="auto")
+    assert torch.equal(auto.path, tr.run(torch.optim.Adadelta, landscape, steps=20, lr=1.0).path)
+    with pytest.raises(ValueError, match="no plain-Python engine for Adadelta"):
+        tr.run(torch.optim.Adadelta, landscape, steps=20, lr=1.0, engine="python")
+    with pytest.raises(ValueError, match="with a scheduler"):
+        tr.run(torch.optim.SGD, landscape, steps=20, lr=0.1, scheduler=lambda t: 0.1, engine="python")
+    with pytest.raises(ValueError, match="Invalid learning rate"):  # torch's own check still runs
+        tr.run(torch.optim.Adam, landscape, steps=20, lr=-1.0, engine="python")
+
+
+def test_python_engine_replicates_the_course_lion():
+    landscape = ls.LocalMinima()
+    kwargs = {"lr": 0.02, "betas": (0.9, 0.99), "weight_decay": 0.1}
+    fast = tr.run(course_optim.Lion, landscape, steps=STEPS, engine="python", **kwargs)
+    assert_close(fast.path, tr.run(course_optim.Lion, landscape, steps=STEPS, **kwargs).path, rtol=1e-9, atol=1e-9)
+    assert (fast.path[-1] - fast.path[0]).norm() > 1e-3
+
+
+def test_sweep_lr_keeps_the_lowest_final_loss_and_widens_at_an_edge():
+    from course_lib.landscapes import make_landscape
+    from course_lib.trajectories import sweep_lr
+
+    bowl = make_landscape("quadratic")
+    sweep = sweep_lr(torch.optim.SGD, bowl, [1e-4, 1e-3], steps=50)
+    assert sweep.best_lr == 1e-3 and not sweep.inside
+    assert [t.hyperparameters["lr"] for t in sweep.runs] == [1e-4, 1e-3]
+    widened = sweep_lr(torch.optim.SGD, bowl, [1e-4, 1e-3], steps=50, widen=10)
+    assert widened.inside
+    assert widened.lrs[:2] == [1e-4, 1e-3]
+    assert all(b / a == pytest.approx(10.0) for a, b in zip(widened.lrs, widened.lrs[1:]))
+    # the best run is the one with the lowest final loss; a diverged run scores inf
+    assert widened.scores[widened.best_index] == min(widened.scores)
+    assert widened.scores[-1] == math.inf and widened.runs[-1].diverged
+    # Adagrad on an axis-aligned bowl: the larger the rate, the lower the final loss,
+    # unless runs that first shoot far uphill are ruled out
+    steep = make_landscape("quadratic", condition=25)
+    wild = sweep_lr(torch.optim.Adagrad, steep, [1.0, 3.0, 9.0], steps=100)
+    tame = sweep_lr(torch.optim.Adagrad, steep, [1.0, 3.0, 9.0], steps=100,
+                    unstable_above=10.0)
+    assert wild.best_lr == 9.0 and tame.best_lr == 3.0 and tame.inside
+    assert tame.scores[2] == math.inf and tame.runs[2].losses.max() > 10 * tame.runs[2].losses[0]
+    with pytest.raises(ValueError, match="lr is swept"):
+        sweep_lr(torch.optim.SGD, bowl, [0.1, 1.0], lr=0.1)
+    with pytest.raises(ValueError, match="distinct positive"):
+        sweep_lr(torch.optim.SGD, bowl, [0.1])

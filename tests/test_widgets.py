@@ -93,16 +93,20 @@ def test_blitted_update_equals_a_full_redraw(explorer):
     assert explorer.image.value == blitted
 
 
-def test_small_changes_blit_and_a_new_loss_range_redraws(explorer):
-    before = explorer.full_redraws
+def test_small_changes_blit_and_a_new_loss_range_redraws_only_the_loss_axes(explorer):
+    full, loss = explorer.full_redraws, explorer.loss_redraws
     for lr in (0.04, 0.06, 0.08):
         explorer.controls["lr"].value = lr
-    assert explorer.full_redraws == before
+    assert (explorer.full_redraws, explorer.loss_redraws) == (full, loss)
     explorer.controls["steps"].value = 120  # the loss axis needs a new step range
-    assert explorer.full_redraws == before + 1 and explorer.loss_ax.get_xlim() == (0.0, 120.0)
+    assert (explorer.full_redraws, explorer.loss_redraws) == (full, loss + 1)
+    assert explorer.loss_ax.get_xlim() == (0.0, 120.0)
     low, high = explorer.loss_ax.get_ylim()
     losses = explorer.trajectory.losses
     assert low <= float(losses.min()) and float(losses.max()) <= high
+    redrawn_axes = explorer.image.value
+    explorer.update(full_redraw=True)  # the contours too: the same picture
+    assert explorer.image.value == redrawn_axes and explorer.full_redraws == full + 1
 
 
 def test_optimizer_menu_switches_the_controls(explorer):
@@ -119,7 +123,8 @@ def test_optimizer_menu_switches_the_controls(explorer):
 
 
 def test_course_optimizers_in_the_menu():
-    optim = pytest.importorskip("course_lib.optim")
+    import course_lib.optim as optim
+
     menu = {"ours": optim.AdamW, "torch": torch.optim.AdamW}
     explorer = TrajectoryExplorer("quadratic", menu, lr=0.1, steps=30, weight_decay=0.1, figsize=(5, 2.5), dpi=40)
     ours = drawn_path(explorer)
@@ -272,6 +277,10 @@ def test_exactly_one_hyperparameter_differs_between_panels(optimizer):
     for parameter in spec.parameters:
         quiz = TrajectoryQuiz(seed=0, optimizer=optimizer, varied=parameter.key)
         settings = [t.hyperparameters for t in quiz.trajectories]
+        if parameter.key == "steps":
+            assert [len(t.losses) - 1 for t in quiz.trajectories] == list(parameter.values)
+            assert all(setting == spec.base for setting in settings)
+            continue
         key = "betas" if parameter.key.startswith("beta") else parameter.key
         for setting in settings:
             others = {k: v for k, v in setting.items() if k != key}
@@ -310,6 +319,14 @@ GIVEAWAYS = {
     and strictly([path_length(p) for p in paths], increasing=False),
     ("sgd_momentum", "lr"): lambda paths, q: strictly([first_step(p) for p in paths]),
     ("sgd_momentum", "momentum"): lambda paths, q: strictly([path_length(p) for p in paths]),
+    ("gradient_descent", "lr"): lambda paths, q: strictly([first_step(p) for p in paths]),
+    ("gradient_descent", "weight_decay"): lambda paths, q: strictly(
+        [float((p[-1] - q.landscape.minimum).norm()) for p in paths])
+    and strictly([float(p[-1].norm()) for p in paths], increasing=False),
+    # one path cut ever later: shorter paths are prefixes of the longest
+    ("gradient_descent", "steps"): lambda paths, q: all(
+        torch.equal(p, paths[-1][: len(p)]) for p in paths)
+    and strictly([float((p[-1] - q.landscape.minimum).norm()) for p in paths], increasing=False),
     ("sgd_momentum", "weight_decay"): lambda paths, q: strictly(
         [float((p[-1] - q.landscape.minimum).norm()) for p in paths])
     and strictly([float(p[-1].norm()) for p in paths], increasing=False),
@@ -323,7 +340,11 @@ def test_every_quiz_setting_shows_its_giveaway(optimizer, varied):
         paths = [t.path for t in quiz.trajectories]
         assert not any(t.diverged for t in quiz.trajectories)
         assert GIVEAWAYS[optimizer, varied](paths, quiz), f"setting {setting}: the panels do not show it"
-        assert float((paths[0] - paths[-1]).norm(dim=1).max()) > 0.3  # first and last panel visibly differ
+        # first and last panel visibly differ (cut paths: where they end)
+        if varied == "steps":
+            assert float((paths[0][-1] - paths[-1][-1]).norm()) > 0.3
+        else:
+            assert float((paths[0] - paths[-1]).norm(dim=1).max()) > 0.3
 
 
 def test_check_right_answer_explains_and_names_the_values():
@@ -353,7 +374,8 @@ def test_check_wrong_answer_says_what_it_would_look_like_without_the_answer():
 
 
 def test_quiz_with_forced_parts_and_a_course_optimizer():
-    optim = pytest.importorskip("course_lib.optim")
+    import course_lib.optim as optim
+
     ours = TrajectoryQuiz(seed=2, varied="eps", optimizer_cls=optim.AdamW)
     theirs = TrajectoryQuiz(seed=2, varied="eps")
     for a, b in zip(ours.trajectories, theirs.trajectories):
@@ -361,7 +383,7 @@ def test_quiz_with_forced_parts_and_a_course_optimizer():
     forced = TrajectoryQuiz(seed=0, landscape=ls.Quadratic(10.0), start=(-3.0, 2.0))
     assert forced.trajectories[0].path[0].tolist() == [-3.0, 2.0]
     with pytest.raises(ValueError, match="unknown quiz optimizer"):
-        TrajectoryQuiz(optimizer="lion")
+        TrajectoryQuiz(optimizer="shampoo")
 
 
 def test_quiz_figure_hides_the_titles():

@@ -15,7 +15,7 @@ import torch
 
 from course_lib.grading.registry import Check, Mistake
 
-__all__ = ['compare_answers', 'Raised', 'attempt', 'judge_answers', 'evaluate', 'passed_message']
+__all__ = ["compare_answers", "Raised", "attempt", "judge_answers", "evaluate", "passed_message"]
 
 
 def _short(value: Any, depth: int = 0) -> str:
@@ -41,10 +41,8 @@ def _short(value: Any, depth: int = 0) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-
 def _describe(case: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_short(v)}" for k, v in case.items())
-
 
 
 def compare_answers(got: Any, expected: Any, *, atol: float, rtol: float, path: str = "answer") -> str | None:
@@ -102,7 +100,6 @@ def compare_answers(got: Any, expected: Any, *, atol: float, rtol: float, path: 
     return None if got == expected else f"{path} is {_short(got)}, expected {_short(expected)}"
 
 
-
 def _matching_mistake(check_: Check, case: dict[str, Any], got: Any) -> Mistake | None:
     for m in check_.mistakes:
         try:
@@ -114,7 +111,6 @@ def _matching_mistake(check_: Check, case: dict[str, Any], got: Any) -> Mistake 
     return None
 
 
-
 @dataclass(frozen=True)
 class Raised:
     """The answer of a solution that raised instead of returning: the exception's type name and text."""
@@ -123,14 +119,12 @@ class Raised:
     message: str
 
 
-
 def attempt(check_: Check, obj: Any, case: dict[str, Any]) -> Any:
     """``obj``'s answer on one case, or :class:`Raised` when it raises an ``Exception``."""
     try:
         return check_.run(obj, case)
     except Exception as err:  # the student's error is the message, not a crash of the grader
         return Raised(type(err).__name__, str(err))
-
 
 
 def judge_answers(
@@ -191,7 +185,6 @@ def judge_answers(
     return None
 
 
-
 def evaluate(check_: Check, obj: Any, cases: Iterable[dict[str, Any]]) -> str | None:
     """Judge ``obj`` on ``cases``.
 
@@ -202,7 +195,6 @@ def evaluate(check_: Check, obj: Any, cases: Iterable[dict[str, Any]]) -> str | 
     """
     cases = list(cases)
     return judge_answers(check_, cases, (attempt(check_, obj, case) for case in cases))
-
 
 
 def passed_message(name: str, n_cases: int, hidden: bool) -> str:

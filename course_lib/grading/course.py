@@ -7,11 +7,12 @@ or any database SQLAlchemy reaches (``--db-url``, ``COURSE_DB_URL``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from course_lib.grading.errors import CourseError
 
@@ -48,8 +49,6 @@ class Course:
     """The course directory and nbgrader's API over it."""
 
     def __init__(self, root: Path, db_url: str | None = None) -> None:
-        from nbgrader.apps.api import NbGraderAPI
-        from nbgrader.coursedir import CourseDirectory
         from traitlets.config.loader import PyFileConfigLoader
 
         self.root = root.resolve()
@@ -65,17 +64,55 @@ class Course:
                 config.CourseDirectory.course_id = "default_course"
         config.NbGraderAPI.log_level = "WARN"
         self.config = config
-        self.coursedir = CourseDirectory(config=config)
-        self.api = NbGraderAPI(self.coursedir, config=config)
+
+    # nbgrader loads in seconds: the folders come from the configuration alone, so that bad
+    # input is answered at once; nbgrader's objects are built on first use.
+
+    def _folder(self, trait: str, default: str) -> Path:
+        return self.root / str(self.config.CourseDirectory.get(trait, default))
+
+    @functools.cached_property
+    def coursedir(self) -> Any:
+        """nbgrader's ``CourseDirectory`` of the course."""
+        from nbgrader.coursedir import CourseDirectory
+
         logging.getLogger("traitlets").setLevel(logging.ERROR)
+        return CourseDirectory(config=self.config)
+
+    @functools.cached_property
+    def api(self) -> Any:
+        """nbgrader's ``NbGraderAPI`` over the course."""
+        from nbgrader.apps.api import NbGraderAPI
+
+        return NbGraderAPI(self.coursedir, config=self.config)
 
     @property
     def source_dir(self) -> Path:
-        return self.root / self.coursedir.source_directory
+        return self._folder("source_directory", "source")
+
+    @property
+    def release_dir(self) -> Path:
+        return self._folder("release_directory", "release")
 
     @property
     def submitted_dir(self) -> Path:
-        return self.root / self.coursedir.submitted_directory
+        return self._folder("submitted_directory", "submitted")
+
+    @property
+    def autograded_dir(self) -> Path:
+        return self._folder("autograded_directory", "autograded")
+
+    @property
+    def feedback_dir(self) -> Path:
+        return self._folder("feedback_directory", "feedback")
+
+    @property
+    def db_url(self) -> str:
+        return str(self.config.CourseDirectory.get("db_url", f"sqlite:///{self.root / 'gradebook.db'}"))
+
+    @property
+    def course_id(self) -> str:
+        return str(self.config.CourseDirectory.get("course_id", ""))
 
     def assignments(self, requested: Sequence[str] | None = None) -> list[str]:
         """The assignments in the source folder, or the requested ones after checking they exist."""

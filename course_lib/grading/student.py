@@ -14,7 +14,7 @@ from typing import Any, Callable
 from course_lib.grading.answers import attempt, evaluate, passed_message
 from course_lib.grading.registry import get_check
 
-__all__ = ['CheckFailure', 'set_reporter', 'check']
+__all__ = ["CheckFailure", "set_reporter", "check"]
 
 
 class CheckFailure(AssertionError):
@@ -26,19 +26,16 @@ class CheckFailure(AssertionError):
         return [f"CheckFailure: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
 
 
-
 # Set only inside the autograder's sandbox (see course_lib.grading.autograde): there, check() does
 # not judge; it hands the student's answers to the reporter, which sends them as data to
 # the judge, a process the student's code cannot reach.
 _reporter: Callable[[str, bool, list[Any]], None] | None = None
 
 
-
 def set_reporter(reporter: Callable[[str, bool, list[Any]], None] | None) -> None:
     """Switch :func:`check` to judge mode (the autograder's sandbox) or back (``None``)."""
     global _reporter
     _reporter = reporter
-
 
 
 def check(name: str, obj: Any, *, hidden: bool = False) -> None:

@@ -87,7 +87,6 @@ def adam_abs_update(
     param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
 
 
-
 class AdamAbs(DecayThenStepOptimizer):
     r"""Experimental: Adam with :math:`|g|` instead of :math:`g^2`, after decoupled weight decay.
 

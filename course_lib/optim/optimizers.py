@@ -5,13 +5,16 @@ the same numbers: each class has torch 2.13's name, signature, defaults, ``Value
 messages, state keys and ``state_dict`` layout, and its step applies the per-tensor rule
 from :mod:`course_lib.optim.rules`, whose docstrings carry the equations. torch's
 kernel flags are handled as described in :class:`~course_lib.optim.PerTensorOptimizer`:
-``foreach=True`` picks :mod:`course_lib.optim.foreach` where it exists (SGD, Adam,
-AdamW, AdamL2), ``fused``, ``capturable`` and ``differentiable`` are refused.
+``foreach=True`` runs the rule's twin in :mod:`course_lib.optim.foreach` (torch's own
+foreach arithmetic), ``fused``, ``capturable`` and ``differentiable`` are refused.
+``LBFGS`` is in :mod:`course_lib.optim.lbfgs`; the package docstring has the table of
+what matches torch how.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch.optim.optimizer import ParamsT
@@ -20,12 +23,23 @@ from ._base import (
     ParamGroup,
     ParamState,
     PerTensorOptimizer,
-    as_float,
+    as_scalar,
     check_betas,
     check_tensor_lr,
     refuse_torch_only_flags,
 )
-from .foreach import adam_update_foreach, sgd_update_foreach
+from .foreach import (
+    adadelta_update_foreach,
+    adagrad_update_foreach,
+    adam_update_foreach,
+    adamax_update_foreach,
+    asgd_update_foreach,
+    nadam_update_foreach,
+    radam_update_foreach,
+    rmsprop_update_foreach,
+    rprop_update_foreach,
+    sgd_update_foreach,
+)
 from .rules import (
     adadelta_update,
     adagrad_init_state,
@@ -33,15 +47,61 @@ from .rules import (
     adam_update,
     adamax_update,
     adamw_update,
+    asgd_update,
     nadam_update,
+    radam_update,
     rmsprop_update,
+    rprop_update,
     sgd_update,
+    sparse_adam_update,
 )
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "AdamL2", "Adamax", "NAdam"]
+__all__ = [
+    "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "AdamL2", "Adamax", "NAdam", "RAdam",
+    "Rprop", "ASGD", "SparseAdam", "RuleOptimizer",
+]
 
 
-class SGD(PerTensorOptimizer):
+class RuleOptimizer(PerTensorOptimizer):
+    """A drop-in whose step is one rule of :mod:`~course_lib.optim.rules` (``foreach=False``
+    or None) or its twin in :mod:`~course_lib.optim.foreach` (``foreach=True``), called
+    with the hyperparameters that :meth:`settings` reads from a param group.
+
+    A subclass sets ``rule`` and ``foreach_rule`` (as ``staticmethod``) and implements
+    :meth:`settings`; its constructor validates the arguments and builds the defaults.
+
+    Example:
+        >>> class PlainSGD(RuleOptimizer):
+        ...     rule, foreach_rule = staticmethod(sgd_update), staticmethod(sgd_update_foreach)
+        ...     def __init__(self, params, lr=1e-3):
+        ...         super().__init__(params, {"lr": lr, "foreach": None})
+        ...     def settings(self, group):
+        ...         return {"lr": group["lr"]}
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> w.grad = torch.ones(2)
+        >>> PlainSGD([w], lr=0.5).step()
+        >>> w.detach()
+        tensor([0.5000, 0.5000])
+    """
+
+    supports_foreach = True
+    rule: ClassVar[Callable[..., None]]
+    foreach_rule: ClassVar[Callable[..., None]]
+
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        """The rule's keyword arguments for the parameters of ``group``."""
+        raise NotImplementedError
+
+    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
+        self.rule(param, grad, state, **self.settings(group))
+
+    def update_foreach(
+        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[ParamState], group: ParamGroup
+    ) -> None:
+        self.foreach_rule(params, grads, states, **self.settings(group))
+
+
+class SGD(RuleOptimizer):
     r"""Stochastic gradient descent with optional momentum, a drop-in for ``torch.optim.SGD``.
 
     Each step applies :func:`~course_lib.optim.rules.sgd_update` to every parameter
@@ -69,7 +129,12 @@ class SGD(PerTensorOptimizer):
         >>> optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
     """
 
-    supports_foreach = True
+    rule = staticmethod(sgd_update)
+    foreach_rule = staticmethod(sgd_update_foreach)
+    supports_sparse_grads = True
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
+        "nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False,
+    }
 
     def __init__(
         self,
@@ -108,27 +173,18 @@ class SGD(PerTensorOptimizer):
         refuse_torch_only_flags("SGD", fused=fused, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _settings(group: ParamGroup) -> dict[str, Any]:
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
         return {
-            "lr": as_float(group["lr"]),
+            "lr": as_scalar(group["lr"]),
             "momentum": group["momentum"],
             "dampening": group["dampening"],
-            "weight_decay": as_float(group["weight_decay"]),
+            "weight_decay": group["weight_decay"],
             "nesterov": group["nesterov"],
             "maximize": group["maximize"],
         }
 
-    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
-        sgd_update(param, grad, state, **self._settings(group))
 
-    def update_foreach(
-        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[ParamState], group: ParamGroup
-    ) -> None:
-        sgd_update_foreach(params, grads, states, **self._settings(group))
-
-
-class Adagrad(PerTensorOptimizer):
+class Adagrad(RuleOptimizer):
     r"""Adagrad, a drop-in for ``torch.optim.Adagrad``.
 
     Each step applies :func:`~course_lib.optim.rules.adagrad_update`:
@@ -144,7 +200,8 @@ class Adagrad(PerTensorOptimizer):
         weight_decay: L2 penalty :math:`\lambda` (default 0).
         initial_accumulator_value: starting value of ``sum`` (default 0).
         eps: :math:`\epsilon`, outside the square root (default 1e-10).
-        foreach: accepted; the per-tensor path runs (default None).
+        foreach: True runs :func:`~course_lib.optim.foreach.adagrad_update_foreach`, torch's
+            foreach arithmetic (default None).
         maximize: maximize the objective (default False).
         differentiable: must be False. fused: must be None or False.
 
@@ -154,6 +211,11 @@ class Adagrad(PerTensorOptimizer):
     Example:
         >>> optimizer = Adagrad(torch.nn.Linear(3, 1).parameters(), lr=0.1)
     """
+
+    rule = staticmethod(adagrad_update)
+    foreach_rule = staticmethod(adagrad_update_foreach)
+    supports_sparse_grads = True
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
     def __init__(
         self,
@@ -203,19 +265,18 @@ class Adagrad(PerTensorOptimizer):
             for param in group["params"]:
                 self.state[param]["sum"].share_memory_()
 
-    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
-        adagrad_update(
-            param, grad, state,
-            lr=as_float(group["lr"]),
-            lr_decay=group["lr_decay"],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-            initial_accumulator_value=self.defaults["initial_accumulator_value"],
-        )
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        return {
+            "lr": as_scalar(group["lr"]),
+            "lr_decay": group["lr_decay"],
+            "weight_decay": group["weight_decay"],
+            "eps": group["eps"],
+            "maximize": group["maximize"],
+            "initial_accumulator_value": self.defaults["initial_accumulator_value"],
+        }
 
 
-class RMSprop(PerTensorOptimizer):
+class RMSprop(RuleOptimizer):
     r"""RMSprop, a drop-in for ``torch.optim.RMSprop`` (plain, centered, with momentum).
 
     Each step applies :func:`~course_lib.optim.rules.rmsprop_update`:
@@ -233,7 +294,8 @@ class RMSprop(PerTensorOptimizer):
         momentum: :math:`\mu` (default 0).
         centered: normalise by the estimated standard deviation (default False).
         capturable: must be False.
-        foreach: accepted; the per-tensor path runs (default None).
+        foreach: True runs :func:`~course_lib.optim.foreach.rmsprop_update_foreach`, torch's
+            foreach arithmetic (default None).
         maximize: maximize the objective (default False).
         differentiable: must be False.
 
@@ -243,6 +305,13 @@ class RMSprop(PerTensorOptimizer):
     Example:
         >>> optimizer = RMSprop(torch.nn.Linear(3, 1).parameters(), lr=1e-3, centered=True)
     """
+
+    rule = staticmethod(rmsprop_update)
+    foreach_rule = staticmethod(rmsprop_update_foreach)
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
+        "momentum": 0, "centered": False, "foreach": None, "maximize": False, "differentiable": False,
+        "capturable": False,
+    }
 
     def __init__(
         self,
@@ -284,20 +353,19 @@ class RMSprop(PerTensorOptimizer):
         }
         super().__init__(params, defaults)
 
-    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
-        rmsprop_update(
-            param, grad, state,
-            lr=as_float(group["lr"]),
-            alpha=group["alpha"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            momentum=group["momentum"],
-            centered=group["centered"],
-            maximize=group["maximize"],
-        )
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        return {
+            "lr": as_scalar(group["lr"]),
+            "alpha": group["alpha"],
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "momentum": group["momentum"],
+            "centered": group["centered"],
+            "maximize": group["maximize"],
+        }
 
 
-class Adadelta(PerTensorOptimizer):
+class Adadelta(RuleOptimizer):
     r"""Adadelta, a drop-in for ``torch.optim.Adadelta``.
 
     Each step applies :func:`~course_lib.optim.rules.adadelta_update`:
@@ -310,7 +378,8 @@ class Adadelta(PerTensorOptimizer):
         rho: decay :math:`\rho` of both running averages (default 0.9).
         eps: :math:`\epsilon`, inside the square roots (default 1e-6).
         weight_decay: L2 penalty :math:`\lambda` (default 0).
-        foreach: accepted; the per-tensor path runs (default None).
+        foreach: True runs :func:`~course_lib.optim.foreach.adadelta_update_foreach`, torch's
+            foreach arithmetic (default None).
         capturable: must be False.
         maximize: maximize the objective (default False).
         differentiable: must be False.
@@ -321,6 +390,10 @@ class Adadelta(PerTensorOptimizer):
     Example:
         >>> optimizer = Adadelta(torch.nn.Linear(3, 1).parameters())
     """
+
+    rule = staticmethod(adadelta_update)
+    foreach_rule = staticmethod(adadelta_update_foreach)
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(
         self,
@@ -357,18 +430,17 @@ class Adadelta(PerTensorOptimizer):
         }
         super().__init__(params, defaults)
 
-    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
-        adadelta_update(
-            param, grad, state,
-            lr=as_float(group["lr"]),
-            rho=group["rho"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
-        )
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        return {
+            "lr": as_scalar(group["lr"]),
+            "rho": group["rho"],
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "maximize": group["maximize"],
+        }
 
 
-class Adam(PerTensorOptimizer):
+class Adam(RuleOptimizer):
     r"""Adam (and AMSGrad), a drop-in for ``torch.optim.Adam``.
 
     Each step applies :func:`~course_lib.optim.rules.adam_update`:
@@ -398,7 +470,11 @@ class Adam(PerTensorOptimizer):
         >>> optimizer = Adam(torch.nn.Linear(3, 1).parameters(), lr=1e-3, amsgrad=True)
     """
 
-    supports_foreach = True
+    sparse_grad_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
+        "amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+        "decoupled_weight_decay": False, "fused": None,
+    }
 
     def __init__(
         self,
@@ -446,7 +522,7 @@ class Adam(PerTensorOptimizer):
         )
         defaults = {
             "lr": lr,
-            "betas": tuple(b.squeeze() if isinstance(b, torch.Tensor) else b for b in betas),
+            "betas": tuple(as_scalar(beta) for beta in betas),
             "eps": eps,
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
@@ -459,13 +535,12 @@ class Adam(PerTensorOptimizer):
         }
         super().__init__(params, defaults)
 
-    @staticmethod
-    def _settings(group: ParamGroup) -> dict[str, Any]:
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
         return {
-            "lr": as_float(group["lr"]),
-            "beta1": as_float(beta1),
-            "beta2": as_float(beta2),
+            "lr": as_scalar(group["lr"]),
+            "beta1": as_scalar(beta1),
+            "beta2": as_scalar(beta2),
             "eps": group["eps"],
             "weight_decay": group["weight_decay"],
             "amsgrad": group["amsgrad"],
@@ -474,15 +549,19 @@ class Adam(PerTensorOptimizer):
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         rule = adamw_update if group["decoupled_weight_decay"] else adam_update
-        rule(param, grad, state, **self._settings(group))
+        rule(param, grad, state, **self.settings(group))
 
     def update_foreach(
         self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[ParamState], group: ParamGroup
     ) -> None:
+        settings = self.settings(group)
+        if torch.is_tensor(settings["lr"]):
+            raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
+        for name in ("beta1", "beta2"):
+            if torch.is_tensor(settings[name]):
+                raise ValueError(f"{name} as a Tensor is not supported for capturable=False and foreach=True")
         adam_update_foreach(
-            params, grads, states,
-            decoupled_weight_decay=group["decoupled_weight_decay"],
-            **self._settings(group),
+            params, grads, states, decoupled_weight_decay=group["decoupled_weight_decay"], **settings
         )
 
 
@@ -543,7 +622,7 @@ class AdamW(Adam):
             group["decoupled_weight_decay"] = True
 
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
-        adamw_update(param, grad, state, **self._settings(group))
+        adamw_update(param, grad, state, **self.settings(group))
 
 
 class AdamL2(Adam):
@@ -599,7 +678,7 @@ class AdamL2(Adam):
             group["decoupled_weight_decay"] = False
 
 
-class Adamax(PerTensorOptimizer):
+class Adamax(RuleOptimizer):
     r"""Adamax, a drop-in for ``torch.optim.Adamax``.
 
     Each step applies :func:`~course_lib.optim.rules.adamax_update`:
@@ -613,7 +692,8 @@ class Adamax(PerTensorOptimizer):
         betas: :math:`(\beta_1, \beta_2)` (default (0.9, 0.999)).
         eps: :math:`\epsilon`, inside the max (default 1e-8).
         weight_decay: L2 penalty :math:`\lambda` (default 0).
-        foreach: accepted; the per-tensor path runs (default None).
+        foreach: True runs :func:`~course_lib.optim.foreach.adamax_update_foreach`, torch's
+            foreach arithmetic (default None).
         maximize: maximize the objective (default False).
         differentiable, capturable: must be False.
 
@@ -623,6 +703,10 @@ class Adamax(PerTensorOptimizer):
     Example:
         >>> optimizer = Adamax(torch.nn.Linear(3, 1).parameters())
     """
+
+    rule = staticmethod(adamax_update)
+    foreach_rule = staticmethod(adamax_update_foreach)
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(
         self,
@@ -658,20 +742,19 @@ class Adamax(PerTensorOptimizer):
         }
         super().__init__(params, defaults)
 
-    def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
-        adamax_update(
-            param, grad, state,
-            lr=as_float(group["lr"]),
-            beta1=beta1,
-            beta2=beta2,
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
-        )
+        return {
+            "lr": as_scalar(group["lr"]),
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "maximize": group["maximize"],
+        }
 
 
-class NAdam(PerTensorOptimizer):
+class NAdam(RuleOptimizer):
     r"""NAdam (Adam with Nesterov momentum), a drop-in for ``torch.optim.NAdam``.
 
     Each step applies :func:`~course_lib.optim.rules.nadam_update`, which mixes the
@@ -687,7 +770,8 @@ class NAdam(PerTensorOptimizer):
         weight_decay: :math:`\lambda` (default 0).
         momentum_decay: :math:`\psi` (default 4e-3).
         decoupled_weight_decay: AdamW-style decay instead of L2 (default False).
-        foreach: accepted; the per-tensor path runs (default None).
+        foreach: True runs :func:`~course_lib.optim.foreach.nadam_update_foreach`, torch's
+            foreach arithmetic (default None).
         maximize: maximize the objective (default False).
         capturable, differentiable: must be False.
 
@@ -697,6 +781,14 @@ class NAdam(PerTensorOptimizer):
     Example:
         >>> optimizer = NAdam(torch.nn.Linear(3, 1).parameters(), decoupled_weight_decay=True)
     """
+
+    rule = staticmethod(nadam_update)
+    foreach_rule = staticmethod(nadam_update_foreach)
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
+        "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+        "decoupled_weight_decay": False,
+    }
+    scalar_state_keys = ("step", "mu_product")
 
     def __init__(
         self,
@@ -738,16 +830,318 @@ class NAdam(PerTensorOptimizer):
         }
         super().__init__(params, defaults)
 
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        beta1, beta2 = group["betas"]
+        return {
+            "lr": as_scalar(group["lr"]),
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "momentum_decay": group["momentum_decay"],
+            "decoupled_weight_decay": group["decoupled_weight_decay"],
+            "maximize": group["maximize"],
+        }
+
+
+class RAdam(RuleOptimizer):
+    r"""RAdam (rectified Adam), a drop-in for ``torch.optim.RAdam``.
+
+    Each step applies :func:`~course_lib.optim.rules.radam_update`: Adam's moments, a
+    plain momentum step while the variance of the adaptive rate is intractable
+    (:math:`\rho_t \le 5`, the first 5 steps with the default :math:`\beta_2`), then
+    the adaptive step scaled by the rectification term :math:`r_t`.
+    ``decoupled_weight_decay=True`` gives RAdamW. State: ``step``, ``exp_avg``,
+    ``exp_avg_sq``.
+
+    Args:
+        params: iterable of parameters or of param-group dicts.
+        lr: learning rate :math:`\eta` (default 1e-3), a float or a 1-element tensor.
+        betas: :math:`(\beta_1, \beta_2)` (default (0.9, 0.999)).
+        eps: :math:`\epsilon`, added to :math:`\sqrt{v}` before bias correction (default 1e-8).
+        weight_decay: :math:`\lambda` (default 0).
+        decoupled_weight_decay: AdamW-style decay instead of L2 (default False).
+        foreach: True runs :func:`~course_lib.optim.foreach.radam_update_foreach`, torch's
+            foreach arithmetic (default None).
+        maximize: maximize the objective (default False).
+        capturable, differentiable: must be False.
+
+    Reference:
+        Liu et al. (2020), "On the Variance of the Adaptive Learning Rate and Beyond", ICLR.
+
+    Example:
+        >>> optimizer = RAdam(torch.nn.Linear(3, 1).parameters(), lr=1e-3, decoupled_weight_decay=True)
+    """
+
+    rule = staticmethod(radam_update)
+    foreach_rule = staticmethod(radam_update_foreach)
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {
+        "foreach": None, "maximize": False, "differentiable": False, "decoupled_weight_decay": False,
+        "capturable": False,
+    }
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_tensor_lr(lr)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        refuse_torch_only_flags("RAdam", capturable=capturable, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        beta1, beta2 = group["betas"]
+        return {
+            "lr": as_scalar(group["lr"]),
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": group["eps"],
+            "weight_decay": group["weight_decay"],
+            "decoupled_weight_decay": group["decoupled_weight_decay"],
+            "maximize": group["maximize"],
+        }
+
+
+class Rprop(RuleOptimizer):
+    r"""Rprop (resilient backpropagation), a drop-in for ``torch.optim.Rprop``.
+
+    Each step applies :func:`~course_lib.optim.rules.rprop_update`: one step size per
+    coordinate, multiplied by :math:`\eta^+` while the gradient keeps its sign and by
+    :math:`\eta^-` when it flips, and a step of that size against the gradient's sign.
+    State: ``step``, ``prev``, ``step_size``.
+
+    Args:
+        params: iterable of parameters or of param-group dicts.
+        lr: initial step size of every coordinate (default 1e-2).
+        etas: :math:`(\eta^-, \eta^+)`, with :math:`0 < \eta^- < 1 < \eta^+` (default (0.5, 1.2)).
+        step_sizes: :math:`(\Delta_{\min}, \Delta_{\max})` (default (1e-6, 50)).
+        capturable, differentiable: must be False.
+        foreach: True runs :func:`~course_lib.optim.foreach.rprop_update_foreach` (default None).
+        maximize: maximize the objective (default False).
+
+    Reference:
+        Riedmiller & Braun (1993), ICNN.
+
+    Example:
+        >>> optimizer = Rprop(torch.nn.Linear(3, 1).parameters(), lr=0.01)
+    """
+
+    rule = staticmethod(rprop_update)
+    foreach_rule = staticmethod(rprop_update_foreach)
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-2,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-6, 50),
+        *,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_tensor_lr(lr)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        refuse_torch_only_flags("Rprop", capturable=capturable, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "etas": etas,
+            "step_sizes": step_sizes,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "capturable": capturable,
+        }
+        super().__init__(params, defaults)
+
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        return {
+            "lr": as_scalar(group["lr"]),
+            "etaminus": etaminus,
+            "etaplus": etaplus,
+            "step_size_min": step_size_min,
+            "step_size_max": step_size_max,
+            "maximize": group["maximize"],
+        }
+
+
+class ASGD(RuleOptimizer):
+    r"""Averaged SGD, a drop-in for ``torch.optim.ASGD``.
+
+    Each step applies :func:`~course_lib.optim.rules.asgd_update`: an SGD step with the
+    decaying step size :math:`\eta_t = \eta_0/(1+\lambda\eta_0 t)^\alpha` and a shrink
+    :math:`1-\lambda\eta_t`, and, from step ``t0`` on, a running average of the
+    iterates in ``state["ax"]`` (the parameters themselves are not averaged). State:
+    ``step``, ``eta``, ``mu`` (0-dim, on the parameter's device) and ``ax``.
+
+    Args:
+        params: iterable of parameters or of param-group dicts.
+        lr: initial step size :math:`\eta_0` (default 1e-2).
+        lambd: decay term :math:`\lambda` (default 1e-4).
+        alpha: power of the step-size decay (default 0.75).
+        t0: step at which averaging starts (default 1e6).
+        weight_decay: L2 penalty (default 0).
+        foreach: True runs :func:`~course_lib.optim.foreach.asgd_update_foreach`, torch's
+            foreach arithmetic (default None).
+        maximize: maximize the objective (default False).
+        differentiable, capturable: must be False.
+
+    Reference:
+        Polyak & Juditsky (1992), SIAM J. Control Optim. 30(4).
+
+    Example:
+        >>> optimizer = ASGD(torch.nn.Linear(3, 1).parameters(), lr=0.01, t0=100)
+    """
+
+    rule = staticmethod(asgd_update)
+    foreach_rule = staticmethod(asgd_update_foreach)
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
+    scalar_state_keys = ("step", "eta", "mu")
+    scalar_state_on_param_device = True
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
+        check_tensor_lr(lr)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        refuse_torch_only_flags("ASGD", capturable=capturable, differentiable=differentiable)
+        defaults = {
+            "lr": lr,
+            "lambd": lambd,
+            "alpha": alpha,
+            "t0": t0,
+            "weight_decay": weight_decay,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "capturable": capturable,
+        }
+        super().__init__(params, defaults)
+
+    def settings(self, group: ParamGroup) -> dict[str, Any]:
+        return {
+            "lr": as_scalar(group["lr"]),
+            "lambd": group["lambd"],
+            "alpha": group["alpha"],
+            "t0": group["t0"],
+            "weight_decay": group["weight_decay"],
+            "maximize": group["maximize"],
+        }
+
+
+class SparseAdam(PerTensorOptimizer):
+    r"""Adam for dense parameters with sparse gradients, a drop-in for ``torch.optim.SparseAdam``.
+
+    Each step applies :func:`~course_lib.optim.rules.sparse_adam_update`: Adam's update
+    on the rows present in the gradient only (``nn.Embedding(sparse=True)``); rows not
+    looked up keep their parameters and moments. Dense gradients, sparse or complex
+    parameters are refused with torch's messages. State: ``step`` (a Python int, as in
+    torch), ``exp_avg``, ``exp_avg_sq``.
+
+    Args:
+        params: iterable of parameters or of param-group dicts.
+        lr: learning rate (default 1e-3), must be > 0.
+        betas: :math:`(\beta_1, \beta_2)` (default (0.9, 0.999)).
+        eps: :math:`\epsilon`, must be > 0 (default 1e-8).
+        maximize: maximize the objective (default False).
+
+    Reference:
+        torch's ``SparseAdam``; Kingma & Ba (2015), Algorithm 1 on the gradient's rows.
+
+    Example:
+        >>> table = torch.nn.Embedding(100, 8, sparse=True)
+        >>> optimizer = SparseAdam(table.parameters(), lr=1e-2)
+    """
+
+    supports_sparse_grads = True
+    legacy_group_defaults: ClassVar[dict[str, Any]] = {}
+    scalar_state_keys = ()
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        maximize: bool = False,
+    ) -> None:
+        check_tensor_lr(lr)
+        if not 0.0 < lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize})
+        sparse, complex_ = [], []
+        for group_index, group in enumerate(self.param_groups):
+            for index, param in enumerate(group["params"]):
+                if param.is_sparse:
+                    sparse.append([group_index, index])
+                if param.is_complex():
+                    complex_.append([group_index, index])
+        if sparse:
+            raise ValueError(f"Sparse params at indices {sparse}: SparseAdam requires dense parameter tensors")
+        if complex_:
+            raise ValueError(f"Complex params at indices {complex_}: SparseAdam does not support complex parameters")
+
+    def check_grad(self, param: torch.Tensor, grad: torch.Tensor) -> None:
+        if not grad.is_sparse:
+            raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")
+
     def update(self, param: torch.Tensor, grad: torch.Tensor, state: ParamState, group: ParamGroup) -> None:
         beta1, beta2 = group["betas"]
-        nadam_update(
+        sparse_adam_update(
             param, grad, state,
-            lr=as_float(group["lr"]),
+            lr=as_scalar(group["lr"]),
             beta1=beta1,
             beta2=beta2,
             eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            momentum_decay=group["momentum_decay"],
-            decoupled_weight_decay=group["decoupled_weight_decay"],
-            maximize=group["maximize"],
+            maximize=group.get("maximize", False),
         )

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from course_lib.plots.style import CONTOUR_CMAP, as_numpy, first_nonfinite, new_axes
 
-__all__ = ['log_levels', 'contour', 'PathArtists', 'plot_path', 'plot_landscape']
+__all__ = ["log_levels", "contour", "PathArtists", "plot_path", "plot_landscape"]
 
 
 def _grid(xlim: Sequence[float], ylim: Sequence[float], resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,7 +25,6 @@ def _grid(xlim: Sequence[float], ylim: Sequence[float], resolution: int) -> tupl
     ys = torch.linspace(float(ylim[0]), float(ylim[1]), resolution, dtype=torch.float64)
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
     return gx, gy
-
 
 
 def log_levels(values: np.ndarray | torch.Tensor, n_levels: int = 14, floor: float | None = None) -> np.ndarray:
@@ -57,7 +56,6 @@ def log_levels(values: np.ndarray | torch.Tensor, n_levels: int = 14, floor: flo
     # a floor at the 0.5 % quantile keeps one or two levels around the minimum itself
     bottom = max(float(np.quantile(excess, 0.005)), top * 1e-4)
     return low + np.geomspace(bottom, top, n_levels)
-
 
 
 def contour(
@@ -131,7 +129,6 @@ def contour(
     return ax
 
 
-
 @dataclass
 class PathArtists:
     """The matplotlib artists of one drawn path; :meth:`set_path` moves them all.
@@ -176,7 +173,6 @@ class PathArtists:
         """Take the artists off their axes."""
         for artist in (self.line, self.start, self.end, self.note):
             artist.remove()
-
 
 
 def plot_path(

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 
 from course_lib.plots.style import as_numpy, first_nonfinite, new_axes
 
-__all__ = ['plot_loss_curves']
+__all__ = ["plot_loss_curves"]
 
 
 def plot_loss_curves(

@@ -12,7 +12,7 @@ from course_lib.plots.style import PATH_COLORS
 if TYPE_CHECKING:
     from course_lib.experiments import ExperimentResult
 
-__all__ = ['plot_intervals']
+__all__ = ["plot_intervals"]
 
 
 def plot_intervals(

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 if TYPE_CHECKING:
     from course_lib.monitoring import LayerStats
 
-__all__ = ['plot_layer_stats', 'plot_histograms', 'plot_histogram_evolution']
+__all__ = ["plot_layer_stats", "plot_histograms", "plot_histogram_evolution"]
 
 
 def _select(stats: LayerStats, layers: Sequence[str] | None, kinds: Sequence[str] | None) -> list[str]:
@@ -25,7 +25,6 @@ def _select(stats: LayerStats, layers: Sequence[str] | None, kinds: Sequence[str
     return [
         name for name, record in stats.layers.items() if kinds is None or record.kind in kinds
     ]
-
 
 
 def plot_layer_stats(
@@ -88,7 +87,6 @@ def plot_layer_stats(
     return ax
 
 
-
 def plot_histograms(
     stats: LayerStats,
     layers: Sequence[str] | None = None,
@@ -127,7 +125,6 @@ def plot_histograms(
     if new_figure:
         axes[0].figure.tight_layout()
     return np.asarray(axes)
-
 
 
 def plot_histogram_evolution(

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 if TYPE_CHECKING:
     from course_lib.schedules import LRFinderResult, Schedule
 
-__all__ = ['plot_schedules', 'plot_lr_finder']
+__all__ = ["plot_schedules", "plot_lr_finder"]
 
 
 def plot_schedules(

@@ -16,12 +16,11 @@ from course_lib.plots.style import PATH_COLORS
 if TYPE_CHECKING:
     from course_lib.trajectories import Trajectory
 
-__all__ = ['plot_trajectories', 'plot_panels']
+__all__ = ["plot_trajectories", "plot_panels"]
 
 
 def _limits(landscape: Landscape, xlim: Sequence[float] | None, ylim: Sequence[float] | None):
     return tuple(xlim or landscape.default_xlim), tuple(ylim or landscape.default_ylim)
-
 
 
 def plot_trajectories(
@@ -60,7 +59,6 @@ def plot_trajectories(
     if legend and trajectories:
         ax.legend(loc="best")
     return ax
-
 
 
 def plot_panels(

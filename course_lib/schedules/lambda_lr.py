@@ -1,10 +1,10 @@
 r"""Driving any optimizer with a ``step -> lr`` schedule, by hand or through ``LambdaLR`` (chapter 6).
 
 * by hand: ``set_lr(optimizer, schedule(t))`` before step ``t``;
-* through torch: ``lambda_lr(optimizer, schedule)`` builds a
-  ``torch.optim.lr_scheduler.LambdaLR`` whose learning rate after ``t`` calls of
-  ``scheduler.step()`` is ``schedule(t)``; :func:`as_lambda` gives the multiplier
-  ``t -> schedule(t) / base_lr`` that ``LambdaLR`` expects.
+* through a scheduler: ``lambda_lr(optimizer, schedule)`` builds a ``LambdaLR``
+  (:class:`course_lib.schedules.LambdaLR`, the drop-in for torch's) whose learning rate
+  after ``t`` calls of ``scheduler.step()`` is ``schedule(t)``; :func:`as_lambda` gives
+  the multiplier ``t -> schedule(t) / base_lr`` that ``LambdaLR`` expects.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch.optim.lr_scheduler import LambdaLR
 
 from course_lib.schedules.rules import check_positive
+from course_lib.schedules.schedulers import LambdaLR, set_group_value
 
-__all__ = ['as_lambda', 'lambda_lr', 'set_lr']
+__all__ = ["as_lambda", "lambda_lr", "set_lr"]
 
 
 def as_lambda(schedule: Callable[[int], float], base_lr: float) -> Callable[[int], float]:
@@ -48,9 +48,8 @@ def as_lambda(schedule: Callable[[int], float], base_lr: float) -> Callable[[int
     return multiplier
 
 
-
 def lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]) -> LambdaLR:
-    """A ``torch.optim.lr_scheduler.LambdaLR`` that drives every group of ``optimizer`` by ``schedule``.
+    """A ``LambdaLR`` (a ``torch.optim.lr_scheduler.LRScheduler``) that drives every group of ``optimizer`` by ``schedule``.
 
     Works with any ``torch.optim.Optimizer`` (torch's or the course's). After
     ``t`` calls of ``scheduler.step()`` each group's ``lr`` is ``schedule(t)``
@@ -68,8 +67,7 @@ def lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float]
     return LambdaLR(optimizer, [as_lambda(schedule, float(base)) for base in base_lrs])
 
 
-
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Set the learning rate of every parameter group of ``optimizer`` to ``lr``."""
+    """Set the learning rate of every parameter group of ``optimizer`` to ``lr`` (a Tensor lr in place, as schedulers do)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        set_group_value(group, "lr", lr)

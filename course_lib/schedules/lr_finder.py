@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 from course_lib.schedules.lambda_lr import set_lr
 from course_lib.schedules.rules import check_positive
 
-__all__ = ['LRFinderResult', 'lr_finder']
+__all__ = ["LRFinderResult", "lr_finder", "suggest_lr"]
 
 
 @dataclass
@@ -40,8 +40,14 @@ class LRFinderResult:
     diverged: bool
 
 
+def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float], skip: int = 0) -> tuple[float, float]:
+    r"""The range test's two suggestions from a smoothed loss curve: ``(steepest, min_loss_lr)``.
 
-def _suggest(lrs: list[float], smoothed: list[float], skip: int) -> tuple[float, float]:
+    ``steepest`` is the rate where the loss falls fastest per decade of learning rate,
+    :math:`\min_i \Delta L / \Delta \log_{10}\eta` over a centred window of about a tenth of
+    the run, looked for between ``skip`` and the minimum; ``min_loss_lr`` is the rate at the
+    smallest finite loss. A run too short to judge gives ``(min_loss_lr / 10, min_loss_lr)``.
+    """
     finite = [i for i, loss in enumerate(smoothed) if math.isfinite(loss)]
     best = min(finite, key=lambda i: smoothed[i]) if finite else 0
     min_loss_lr = lrs[best]
@@ -57,7 +63,6 @@ def _suggest(lrs: list[float], smoothed: list[float], skip: int) -> tuple[float,
         for i in candidates
     ]
     return lrs[candidates[int(np.argmin(slopes))]], min_loss_lr
-
 
 
 def lr_finder(
@@ -179,5 +184,5 @@ def lr_finder(
 
     if not lrs:
         raise ValueError("batches yielded no data")
-    suggested_lr, min_loss_lr = _suggest(lrs, smoothed, skip=num_steps // 10)
+    suggested_lr, min_loss_lr = suggest_lr(lrs, smoothed, skip=num_steps // 10)
     return LRFinderResult(lrs, losses, smoothed, suggested_lr, min_loss_lr, diverged)

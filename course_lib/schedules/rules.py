@@ -7,7 +7,11 @@ order, plotted, or compared with ``torch.optim.lr_scheduler`` value by value.
 (:class:`~course_lib.schedules.plateau.ReduceOnPlateau`, whose next rate depends on
 the metrics it has seen, lives in its own module.)
 
-To drive an optimizer with a schedule see :mod:`~course_lib.schedules.lambda_lr`.
+To drive an optimizer with a schedule see :mod:`~course_lib.schedules.lambda_lr`;
+for torch's scheduler classes themselves see :mod:`~course_lib.schedules.schedulers`,
+whose closed forms are the functions ``*_at`` of this module (a rate, a step and the
+settings in, a rate out; the rate may be a 0-dim tensor), so that a formula is
+written once.
 
 What "a step" counts is your choice, and torch's defaults differ by scheduler:
 ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``,
@@ -17,14 +21,17 @@ What "a step" counts is your choice, and torch's defaults differ by scheduler:
 
 How exactly these functions agree with torch (see ``tests/test_schedules.py``):
 
-* exactly equal: :func:`cyclic`, :func:`one_cycle`, ``ReduceOnPlateau``
-  (torch evaluates the same closed form, or the same single multiplication);
+* exactly equal: :func:`cyclic`, :func:`one_cycle`, :func:`cosine_warm_restarts`,
+  ``ReduceOnPlateau`` (torch evaluates the same closed form, or the same single
+  multiplication);
 * equal to float64 rounding (relative error below ``1e-12`` over hundreds of
   steps): :func:`step_decay`, :func:`multi_step_decay`,
-  :func:`exponential_decay`, :func:`linear_warmup`, :func:`cosine_annealing`,
+  :func:`exponential_decay`, :func:`constant_warmup`, :func:`linear_schedule`,
+  :func:`linear_warmup`, :func:`polynomial_decay`, :func:`cosine_annealing`,
   :func:`warmup_cosine`. Torch's schedulers are *chainable*: each step multiplies
   the current ``group["lr"]`` by a factor, so after :math:`t` steps the value is a
   product of :math:`t` rounded numbers, while the closed forms here round once.
+  (They equal torch's own closed forms, used by ``scheduler.step(epoch)``, exactly.)
 * through ``LambdaLR``: ``base_lr * (schedule(t) / base_lr)``, within one or two
   units in the last place of ``schedule(t)``.
 """
@@ -34,9 +41,14 @@ from __future__ import annotations
 import bisect
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    import torch
+
+Rate = TypeVar("Rate", float, "torch.Tensor")
 
 __all__ = [
     "Schedule",
@@ -46,8 +58,12 @@ __all__ = [
     "exponential_decay",
     "natural_exp_decay",
     "inverse_time_decay",
-    "cosine_annealing",
+    "constant_warmup",
+    "linear_schedule",
     "linear_warmup",
+    "polynomial_decay",
+    "cosine_annealing",
+    "cosine_warm_restarts",
     "warmup_cosine",
     "cyclic",
     "one_cycle",
@@ -101,6 +117,147 @@ def check_lr(name: str, value: float) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
+# ---- closed forms, shared with the torch drop-ins --------------------------------------
+# Written with torch's operations in torch's order: with the same inputs, the same floats.
+
+
+def step_decay_at(lr: Rate, step: int, step_size: int, gamma: float) -> Rate:
+    r""":math:`\gamma_0 \cdot \text{gamma}^{\lfloor t / \text{step\_size} \rfloor}`."""
+    return lr * gamma ** (step // step_size)
+
+
+def multi_step_decay_at(lr: Rate, step: int, sorted_milestones: Sequence[int], gamma: float) -> Rate:
+    r""":math:`\gamma_0 \cdot \text{gamma}^{\#\{m \le t\}}`, milestones sorted, repeats counted."""
+    return lr * gamma ** bisect.bisect_right(sorted_milestones, step)
+
+
+def exponential_decay_at(lr: Rate, step: int, gamma: float) -> Rate:
+    r""":math:`\gamma_0 \cdot \text{gamma}^t`."""
+    return lr * gamma**step
+
+
+def constant_warmup_at(lr: Rate, step: int, total_steps: int, factor: float) -> Rate:
+    r""":math:`\gamma_0 \cdot \text{factor}` before ``total_steps``, :math:`\gamma_0` from then on."""
+    return lr * (factor + (step >= total_steps) * (1 - factor))
+
+
+def linear_at(lr: Rate, step: int, total_steps: int, start_factor: float, end_factor: float) -> Rate:
+    r""":math:`\gamma_0 (s + (e - s) \min(t, T) / T)`: the factor moves linearly from ``start_factor`` to ``end_factor``."""
+    return lr * (start_factor + (end_factor - start_factor) * min(total_steps, step) / total_steps)
+
+
+def polynomial_decay_at(lr: Rate, step: int, total_steps: int, power: float) -> Rate:
+    r""":math:`\gamma_0 (1 - \min(t, T) / T)^{p}`."""
+    return lr * (1.0 - min(total_steps, step) / total_steps) ** power
+
+
+def cosine_annealing_at(lr: Rate, step: float, T_max: float, eta_min: float) -> Rate:
+    r""":math:`\eta_{\min} + (\gamma_0 - \eta_{\min})(1 + \cos(\pi t / T_{\max}))/2`; ``step`` may be fractional."""
+    return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * step / T_max)) / 2
+
+
+def warm_restart_position(step: int, T_0: int, T_mult: int) -> tuple[int, int]:
+    r"""``(T_cur, T_i)``: steps into the current cycle of SGDR, and that cycle's length.
+
+    Cycles last :math:`T_0, T_0 T_{\text{mult}}, T_0 T_{\text{mult}}^2, \dots` steps;
+    counted in integers, so a restart lands exactly on its step.
+    """
+    cycle_start, cycle_length = 0, T_0
+    while step >= cycle_start + cycle_length:
+        cycle_start += cycle_length
+        cycle_length *= T_mult
+    return step - cycle_start, cycle_length
+
+
+def cycle_position(step: int, cycle_length: float, up_fraction: float) -> tuple[int, float]:
+    r"""``(c, h)``: the cycle number :math:`c \ge 1` of ``step`` and the height :math:`h \in [0, 1]` of the triangle there."""
+    cycle = math.floor(1 + step / cycle_length)
+    position = 1.0 + step / cycle_length - cycle
+    if position <= up_fraction:
+        return cycle, position / up_fraction
+    return cycle, (position - 1) / (up_fraction - 1)
+
+
+def cyclic_amplitude(mode: str, gamma: float = 1.0) -> tuple[Callable[[float], float], str]:
+    r"""The amplitude scale of a built-in cyclic mode, and what it is a function of.
+
+    ``"triangular"``: 1; ``"triangular2"``: :math:`2^{-(c-1)}` of the cycle
+    :math:`c`; ``"exp_range"``: :math:`\text{gamma}^t` of the step :math:`t`.
+
+    Returns:
+        ``(scale, "cycle" or "iterations")``.
+    """
+    if mode == "triangular":
+        return (lambda cycle: 1.0), "cycle"
+    if mode == "triangular2":
+        return (lambda cycle: 1 / (2.0 ** (cycle - 1))), "cycle"
+    if mode == "exp_range":
+        return (lambda step: gamma**step), "iterations"
+    raise ValueError(f"mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
+
+
+def cyclic_at(start: Rate, peak: Rate, height: float, scale: float) -> Rate:
+    r""":math:`a + (b - a)\, h\, s`: from ``start`` towards ``peak`` by the height :math:`h` of the triangle, scaled by :math:`s`."""
+    return start + (peak - start) * height * scale
+
+
+def cosine_anneal(start: Rate, end: Rate, fraction: float) -> Rate:
+    r""":math:`b + \frac{a - b}{2}(1 + \cos \pi f)`: from ``start`` at :math:`f = 0` to ``end`` at :math:`f = 1`."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+
+
+def linear_anneal(start: Rate, end: Rate, fraction: float) -> Rate:
+    r""":math:`a + (b - a) f`."""
+    return (end - start) * fraction + start
+
+
+ANNEAL = {"cos": cosine_anneal, "linear": linear_anneal}
+
+OneCyclePhase = tuple[float, str, str]
+
+
+def one_cycle_phases(total_steps: int, pct_start: float, three_phase: bool) -> list[OneCyclePhase]:
+    """The phases of the one-cycle policy: ``(last step, start, end)``, the rates named ``"initial"``, ``"max"``, ``"min"``."""
+    if three_phase:
+        return [
+            (float(pct_start * total_steps) - 1, "initial", "max"),
+            (float(2 * pct_start * total_steps) - 2, "max", "initial"),
+            (total_steps - 1, "initial", "min"),
+        ]
+    return [
+        (float(pct_start * total_steps) - 1, "initial", "max"),
+        (total_steps - 1, "max", "min"),
+    ]
+
+
+def one_cycle_phase_at(step: int, phase_ends: Sequence[float], total_steps: int) -> tuple[int, float]:
+    """``(phase, fraction)``: which phase ``step`` is in and how far into it, as torch's ``OneCycleLR`` finds them."""
+    if step > total_steps:
+        raise ValueError(
+            f"the one-cycle schedule is defined up to step {total_steps} (its total_steps), got step {step}"
+        )
+    phase_start = 0.0
+    for index, phase_end in enumerate(phase_ends):
+        if step <= phase_end or index == len(phase_ends) - 1:
+            return index, (step - phase_start) / (phase_end - phase_start)
+        phase_start = phase_end
+    raise AssertionError("unreachable: the last phase takes every step")
+
+
+def resolve_total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
+    """``total_steps``, or ``epochs * steps_per_epoch``, validated as torch's ``OneCycleLR`` does."""
+    if total_steps is not None:
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
+            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        return total_steps
+    if epochs is not None and steps_per_epoch is not None:
+        for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Expected positive integer {name}, but got {value}")
+        return epochs * steps_per_epoch
+    raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+
+
 def constant(lr: float) -> Schedule:
     r"""The constant schedule :math:`\gamma_t = \gamma_0`, the baseline every plot needs.
 
@@ -140,7 +297,7 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     check_positive("step_size", step_size)
 
     def rule(step: int) -> float:
-        return lr * gamma ** (step // step_size)
+        return step_decay_at(lr, step, step_size, gamma)
 
     return Schedule("step_decay", {"lr": lr, "step_size": step_size, "gamma": gamma}, rule)
 
@@ -170,7 +327,7 @@ def multi_step_decay(lr: float, milestones: Iterable[int], gamma: float = 0.1) -
     sorted_milestones = sorted(milestones)
 
     def rule(step: int) -> float:
-        return lr * gamma ** bisect.bisect_right(sorted_milestones, step)
+        return multi_step_decay_at(lr, step, sorted_milestones, gamma)
 
     return Schedule(
         "multi_step_decay", {"lr": lr, "milestones": sorted_milestones, "gamma": gamma}, rule
@@ -202,7 +359,7 @@ def exponential_decay(lr: float, gamma: float) -> Schedule:
     check_positive("gamma", gamma)
 
     def rule(step: int) -> float:
-        return lr * gamma**step
+        return exponential_decay_at(lr, step, gamma)
 
     return Schedule("exponential_decay", {"lr": lr, "gamma": gamma}, rule)
 
@@ -306,9 +463,85 @@ def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
     check_positive("T_max", T_max)
 
     def rule(step: int) -> float:
-        return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * step / T_max)) / 2
+        return cosine_annealing_at(lr, step, T_max, eta_min)
 
     return Schedule("cosine_annealing", {"lr": lr, "T_max": T_max, "eta_min": eta_min}, rule)
+
+
+def constant_warmup(lr: float, warmup_steps: int = 5, factor: float = 1.0 / 3) -> Schedule:
+    r"""Constant warmup: ``factor * lr`` for the first ``warmup_steps`` steps, then ``lr``.
+
+    .. math::
+        \gamma_t = \begin{cases} \text{factor}\cdot\gamma_0 & t < T_w \\ \gamma_0 & t \ge T_w \end{cases}
+
+    Goyal et al. (2017, sec. 2.2) call it *constant warmup* (and prefer the
+    gradual, linear one). The schedule of ``torch.optim.lr_scheduler.ConstantLR(
+    optimizer, factor, total_iters=warmup_steps)``, with torch's defaults; equal
+    up to float rounding (torch divides the rate by ``factor`` at the end of the
+    warmup), and exactly equal to its closed form.
+
+    Args:
+        lr: the learning rate after the warmup, :math:`\gamma_0`.
+        warmup_steps: :math:`T_w` (default 5, as torch).
+        factor: the fraction of ``lr`` used before, in ``[0, 1]`` (default 1/3, as torch).
+
+    Returns:
+        A :class:`Schedule`.
+
+    Example:
+        >>> constant_warmup(1.0, warmup_steps=2, factor=0.5).values(4)
+        [0.5, 0.5, 1.0, 1.0]
+    """
+    check_lr("lr", lr)
+    check_lr("warmup_steps", warmup_steps)
+    if not 0 <= factor <= 1:
+        raise ValueError(f"factor must be in [0, 1], got {factor}")
+
+    def rule(step: int) -> float:
+        return constant_warmup_at(lr, step, warmup_steps, factor)
+
+    return Schedule("constant_warmup", {"lr": lr, "warmup_steps": warmup_steps, "factor": factor}, rule)
+
+
+def linear_schedule(
+    lr: float, total_steps: int = 5, start_factor: float = 1.0 / 3, end_factor: float = 1.0
+) -> Schedule:
+    r"""Move the rate linearly from ``start_factor * lr`` to ``end_factor * lr`` over ``total_steps``, then hold it.
+
+    .. math::
+        \gamma_t = \gamma_0 \Bigl(s + (e - s) \frac{\min(t, T)}{T}\Bigr)
+
+    With :math:`e = 1 > s` it is a warmup (:func:`linear_warmup`); with
+    :math:`e < s` a linear decay. The schedule of
+    ``torch.optim.lr_scheduler.LinearLR(optimizer, start_factor, end_factor,
+    total_iters=total_steps)``, with torch's defaults; equal up to float rounding,
+    and exactly equal to its closed form.
+
+    Args:
+        lr: the rate the factors multiply, :math:`\gamma_0`.
+        total_steps: :math:`T`, steps to go from the start factor to the end one (default 5).
+        start_factor: :math:`s`, in ``(0, 1]`` (default 1/3).
+        end_factor: :math:`e`, in ``[0, 1]`` (default 1).
+
+    Returns:
+        A :class:`Schedule`.
+
+    Example:
+        >>> linear_schedule(1.0, total_steps=4, start_factor=1.0, end_factor=0.5).values(6)
+        [1.0, 0.875, 0.75, 0.625, 0.5, 0.5]
+    """
+    check_lr("lr", lr)
+    check_positive("total_steps", total_steps)
+    if not 0 < start_factor <= 1:
+        raise ValueError(f"start_factor must be in (0, 1], got {start_factor}")
+    if not 0 <= end_factor <= 1:
+        raise ValueError(f"end_factor must be in [0, 1], got {end_factor}")
+
+    def rule(step: int) -> float:
+        return linear_at(lr, step, total_steps, start_factor, end_factor)
+
+    settings = {"lr": lr, "total_steps": total_steps, "start_factor": start_factor, "end_factor": end_factor}
+    return Schedule("linear_schedule", settings, rule)
 
 
 def linear_warmup(lr: float, warmup_steps: int, start_factor: float = 1.0 / 3) -> Schedule:
@@ -346,13 +579,86 @@ def linear_warmup(lr: float, warmup_steps: int, start_factor: float = 1.0 / 3) -
     def rule(step: int) -> float:
         if warmup_steps == 0:
             return lr
-        return lr * (start_factor + (1.0 - start_factor) * min(step, warmup_steps) / warmup_steps)
+        return linear_at(lr, step, warmup_steps, start_factor, 1.0)
 
     return Schedule(
         "linear_warmup",
         {"lr": lr, "warmup_steps": warmup_steps, "start_factor": start_factor},
         rule,
     )
+
+
+def polynomial_decay(lr: float, total_steps: int = 5, power: float = 1.0) -> Schedule:
+    r"""Polynomial decay to 0 at ``total_steps``: :math:`\gamma_0 (1 - t/T)^p`, then 0.
+
+    .. math:: \gamma_t = \gamma_0 \Bigl(1 - \frac{\min(t, T)}{T}\Bigr)^{p}
+
+    ``power=1`` is a straight line to zero; :math:`p > 1` drops fast then
+    lingers, :math:`p < 1` lingers then drops. The schedule of
+    ``torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=total_steps,
+    power)``, with torch's defaults; equal up to float rounding, and exactly
+    equal to its closed form.
+
+    Args:
+        lr: the initial rate :math:`\gamma_0`.
+        total_steps: :math:`T`, the step where the rate reaches 0 (default 5).
+        power: :math:`p` (default 1).
+
+    Returns:
+        A :class:`Schedule`.
+
+    Example:
+        >>> polynomial_decay(1.0, total_steps=4, power=2.0).values(6)
+        [1.0, 0.5625, 0.25, 0.0625, 0.0, 0.0]
+    """
+    check_lr("lr", lr)
+    check_positive("total_steps", total_steps)
+
+    def rule(step: int) -> float:
+        return polynomial_decay_at(lr, step, total_steps, power)
+
+    return Schedule("polynomial_decay", {"lr": lr, "total_steps": total_steps, "power": power}, rule)
+
+
+def cosine_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> Schedule:
+    r"""Cosine annealing with warm restarts (SGDR): a cosine from ``lr`` to ``eta_min``, again and again.
+
+    .. math::
+        \gamma_t = \eta_{\min} + \tfrac12 (\gamma_0 - \eta_{\min})
+        \Bigl(1 + \cos\bigl(\pi \, T_{\text{cur}} / T_i\bigr)\Bigr)
+
+    where :math:`T_{\text{cur}}` counts the steps since the last restart and
+    :math:`T_i` is the length of the current cycle: :math:`T_0`, then
+    :math:`T_0 T_{\text{mult}}`, :math:`T_0 T_{\text{mult}}^2`, ... Each restart
+    jumps back to ``lr`` (Loshchilov & Hutter, 2017, eq. 5). Matches
+    ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0,
+    T_mult, eta_min)`` stepped once per step, exactly.
+
+    Args:
+        lr: the rate at the start of every cycle, :math:`\gamma_0`.
+        T_0: the length of the first cycle (a positive integer).
+        T_mult: each cycle is this many times longer than the previous one (an integer >= 1).
+        eta_min: the rate at the end of every cycle (default 0).
+
+    Returns:
+        A :class:`Schedule`.
+
+    Example:
+        >>> [round(v, 6) for v in cosine_warm_restarts(1.0, T_0=2, T_mult=2).values(7)]
+        [1.0, 0.5, 1.0, 0.853553, 0.5, 0.146447, 1.0]
+    """
+    check_lr("lr", lr)
+    if isinstance(T_0, bool) or not isinstance(T_0, int) or T_0 <= 0:
+        raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+    if isinstance(T_mult, bool) or not isinstance(T_mult, int) or T_mult < 1:
+        raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+
+    def rule(step: int) -> float:
+        T_cur, T_i = warm_restart_position(step, T_0, T_mult)
+        return cosine_annealing_at(lr, T_cur, T_i, eta_min)
+
+    settings = {"lr": lr, "T_0": T_0, "T_mult": T_mult, "eta_min": eta_min}
+    return Schedule("cosine_warm_restarts", settings, rule)
 
 
 def warmup_cosine(
@@ -415,6 +721,8 @@ def cyclic(
     step_size_down: int | None = None,
     mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
     gamma: float = 1.0,
+    scale_fn: Callable[[float], float] | None = None,
+    scale_mode: Literal["cycle", "iterations"] = "cycle",
 ) -> Schedule:
     r"""Cyclical learning rates: a triangle wave between ``base_lr`` and ``max_lr``.
 
@@ -428,19 +736,26 @@ def cyclic(
 
     where the amplitude scale :math:`s` is 1 (``"triangular"``),
     :math:`2^{-(c - 1)}` (``"triangular2"``: halve the amplitude every cycle) or
-    :math:`\text{gamma}^t` (``"exp_range"``). Smith (2017, sec. 3.1). Matches
-    ``torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr, max_lr,
-    step_size_up, step_size_down, mode, gamma)`` exactly; torch steps it per
-    **batch** and by default also cycles momentum inversely (between 0.8 and
-    0.9), which a learning-rate schedule does not do.
+    :math:`\text{gamma}^t` (``"exp_range"``), or ``scale_fn`` of :math:`c`
+    (``scale_mode="cycle"``) or of :math:`t` (``"iterations"``). Smith (2017,
+    sec. 3.1). Matches ``torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr,
+    max_lr, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)``
+    exactly; torch steps it per **batch** and by default also cycles momentum
+    inversely (between 0.8 and 0.9), which
+    :class:`~course_lib.schedules.schedulers.CyclicLR` does too and a
+    learning-rate schedule does not.
 
     Args:
         base_lr: the lower bound of the cycle.
         max_lr: the upper bound, reached ``step_size_up`` steps into a cycle.
         step_size_up: steps from ``base_lr`` to ``max_lr`` (default 2000, as torch).
         step_size_down: steps back down (default ``step_size_up``).
-        mode: ``"triangular"`` (default), ``"triangular2"`` or ``"exp_range"``.
+        mode: ``"triangular"`` (default), ``"triangular2"`` or ``"exp_range"``;
+            ignored when ``scale_fn`` is given.
         gamma: the per-step factor of ``"exp_range"`` (default 1).
+        scale_fn: a custom amplitude scale, a function of the cycle or the step
+            (default ``None``: the mode's).
+        scale_mode: what ``scale_fn`` is a function of, ``"cycle"`` (default) or ``"iterations"``.
 
     Returns:
         A :class:`Schedule`.
@@ -455,53 +770,41 @@ def cyclic(
     if step_size_down is None:
         step_size_down = step_size_up
     check_positive("step_size_down", step_size_down)
-    if mode not in ("triangular", "triangular2", "exp_range"):
-        raise ValueError(f"mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
+    shape: dict[str, Any] = {"mode": mode, "gamma": gamma}
+    if scale_fn is None:
+        scale_fn, scale_mode = cyclic_amplitude(mode, gamma)
+    elif scale_mode not in ("cycle", "iterations"):
+        raise ValueError(f"scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+    else:
+        shape = {"scale_fn": scale_fn, "scale_mode": scale_mode}
     cycle_length = float(step_size_up) + float(step_size_down)
     up_fraction = step_size_up / cycle_length
 
     def rule(step: int) -> float:
-        cycle = math.floor(1 + step / cycle_length)
-        position = 1.0 + step / cycle_length - cycle
-        if position <= up_fraction:
-            height = position / up_fraction
-        else:
-            height = (position - 1) / (up_fraction - 1)
-        if mode == "triangular":
-            scale = 1.0
-        elif mode == "triangular2":
-            scale = 1 / (2.0 ** (cycle - 1))
-        else:
-            scale = gamma**step
-        return base_lr + (max_lr - base_lr) * height * scale
+        cycle, height = cycle_position(step, cycle_length, up_fraction)
+        return cyclic_at(base_lr, max_lr, height, scale_fn(cycle if scale_mode == "cycle" else step))
 
     settings = {
         "base_lr": base_lr,
         "max_lr": max_lr,
         "step_size_up": step_size_up,
         "step_size_down": step_size_down,
-        "mode": mode,
-        "gamma": gamma,
+        **shape,
     }
     return Schedule("cyclic", settings, rule)
 
 
-def _cosine_between(start: float, end: float, fraction: float) -> float:
-    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
-
-
-def _linear_between(start: float, end: float, fraction: float) -> float:
-    return (end - start) * fraction + start
-
-
 def one_cycle(
     max_lr: float,
-    total_steps: int,
+    total_steps: int | None = None,
     pct_start: float = 0.3,
     anneal_strategy: Literal["cos", "linear"] = "cos",
     div_factor: float = 25.0,
     final_div_factor: float = 1e4,
     three_phase: bool = False,
+    *,
+    epochs: int | None = None,
+    steps_per_epoch: int | None = None,
 ) -> Schedule:
     r"""The one-cycle policy: up to ``max_lr``, then far below the starting rate.
 
@@ -522,21 +825,29 @@ def one_cycle(
     :math:`a + (b - a) f`. Smith & Topin (2019). Matches
     ``torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, total_steps, ...)``
     exactly. Torch steps it per **batch**, raises after ``total_steps`` steps,
-    and by default also cycles momentum (0.95 to 0.85 and back), which this
+    and by default also cycles momentum (0.95 to 0.85 and back), which
+    :class:`~course_lib.schedules.schedulers.OneCycleLR` does too and this
     function leaves out.
 
     Args:
         max_lr: the peak learning rate.
-        total_steps: steps in the whole cycle (epochs times batches per epoch).
+        total_steps: steps in the whole cycle; or give ``epochs`` and
+            ``steps_per_epoch`` (as torch, ``total_steps`` wins when both are given).
         pct_start: fraction of the steps spent increasing the rate (default 0.3).
         anneal_strategy: ``"cos"`` (default) or ``"linear"``.
         div_factor: ``max_lr / div_factor`` is the starting rate (default 25).
         final_div_factor: the starting rate divided by this is the final rate
             (default 1e4).
         three_phase: use the paper's three phases (default ``False``).
+        epochs: number of epochs, with ``steps_per_epoch``.
+        steps_per_epoch: batches per epoch, with ``epochs``.
 
     Returns:
         A :class:`Schedule` defined for steps ``0 .. total_steps``.
+
+    Raises:
+        ValueError: as torch, without ``total_steps`` nor both ``epochs`` and
+            ``steps_per_epoch``, or with one that is not a positive integer.
 
     Example:
         >>> s = one_cycle(1.0, total_steps=10, pct_start=0.5, div_factor=10.0)
@@ -544,37 +855,21 @@ def one_cycle(
         (0.1, 1.0)
     """
     check_lr("max_lr", max_lr)
-    check_positive("total_steps", total_steps)
+    total_steps = resolve_total_steps(total_steps, epochs, steps_per_epoch)
     if not 0 <= pct_start <= 1:
         raise ValueError(f"pct_start must be in [0, 1], got {pct_start}")
-    if anneal_strategy not in ("cos", "linear"):
+    if anneal_strategy not in ANNEAL:
         raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
     initial_lr = max_lr / div_factor
-    min_lr = initial_lr / final_div_factor
-    anneal = _cosine_between if anneal_strategy == "cos" else _linear_between
-    # (last step of the phase, rate at its start, rate at its end)
-    if three_phase:
-        phases = [
-            (float(pct_start * total_steps) - 1, initial_lr, max_lr),
-            (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr),
-            (total_steps - 1, initial_lr, min_lr),
-        ]
-    else:
-        phases = [
-            (float(pct_start * total_steps) - 1, initial_lr, max_lr),
-            (total_steps - 1, max_lr, min_lr),
-        ]
+    rates = {"initial": initial_lr, "max": max_lr, "min": initial_lr / final_div_factor}
+    anneal = ANNEAL[anneal_strategy]
+    phases = one_cycle_phases(total_steps, pct_start, three_phase)
+    phase_ends = [end_step for end_step, _, _ in phases]
 
     def rule(step: int) -> float:
-        if step > total_steps:
-            raise ValueError(f"one_cycle is defined up to step {total_steps}, got {step}")
-        phase_start = 0.0
-        for index, (phase_end, start_lr, end_lr) in enumerate(phases):
-            if step <= phase_end or index == len(phases) - 1:
-                fraction = (step - phase_start) / (phase_end - phase_start)
-                return anneal(start_lr, end_lr, fraction)
-            phase_start = phase_end
-        raise AssertionError("unreachable")
+        phase, fraction = one_cycle_phase_at(step, phase_ends, total_steps)
+        _, start, end = phases[phase]
+        return anneal(rates[start], rates[end], fraction)
 
     settings = {
         "max_lr": max_lr,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ['per_sample_gradients', 'GradientNoise', 'gradient_standard_error', 'loglog_fit']
+__all__ = ["per_sample_gradients", "GradientNoise", "gradient_standard_error", "loglog_fit"]
 
 
 def per_sample_gradients(
@@ -55,7 +55,6 @@ def per_sample_gradients(
     return torch.cat([g.reshape(X.shape[0], -1) for g in grads.values()], dim=1)
 
 
-
 @dataclass(frozen=True)
 class GradientNoise:
     r"""How far mini-batch gradients stray from the full gradient, per batch size.
@@ -82,7 +81,6 @@ class GradientNoise:
     def fitted(self, batch_size: float | torch.Tensor) -> torch.Tensor:
         """The fitted power law ``exp(intercept) * batch_size**slope``."""
         return math.exp(self.intercept) * torch.as_tensor(batch_size, dtype=torch.float64) ** self.slope
-
 
 
 def gradient_standard_error(
@@ -149,7 +147,6 @@ def gradient_standard_error(
     slope, intercept = loglog_fit(sizes_t, errors_t)
     sigma = float(((per_sample - full) ** 2).sum(dim=1).mean().sqrt())
     return GradientNoise(sizes_t, errors_t, torch.tensor(used), sigma, slope, intercept)
-
 
 
 def loglog_fit(x: Sequence[float] | torch.Tensor, y: Sequence[float] | torch.Tensor) -> tuple[float, float]:

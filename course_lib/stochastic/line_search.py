@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ['WolfeCheck', 'wolfe_conditions', 'backtracking_line_search']
+__all__ = ["WolfeCheck", "wolfe_conditions", "backtracking_line_search"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,11 @@ class WolfeCheck:
         return self.sufficient_decrease and self.curvature
 
 
-
 def _value_and_grad(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[float, torch.Tensor]:
     point = x.detach().clone().requires_grad_(True)
     value = f(point)
     (grad,) = torch.autograd.grad(value, point)
     return float(value.detach()), grad
-
 
 
 def wolfe_conditions(
@@ -101,7 +99,6 @@ def wolfe_conditions(
     else:
         curvature_ok = slope_after >= c2 * slope_before
     return WolfeCheck(decrease_ok, curvature_ok, f1 - f0, slope_before, slope_after)
-
 
 
 def backtracking_line_search(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ['StepTiming', 'time_per_step', 'make_mlp_step']
+__all__ = ["StepTiming", "time_per_step", "make_mlp_step"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,6 @@ class StepTiming:
         """How many times longer a step of batch ``larger`` takes than one of batch ``smaller``."""
         sizes = self.batch_sizes.tolist()
         return float(self.seconds[sizes.index(larger)] / self.seconds[sizes.index(smaller)])
-
 
 
 def time_per_step(
@@ -87,7 +86,6 @@ def time_per_step(
     sizes_t = torch.tensor(sizes)
     seconds_t = torch.tensor([min(record) for record in times], dtype=torch.float64)
     return StepTiming(sizes_t, seconds_t, seconds_t / sizes_t)
-
 
 
 def make_mlp_step(

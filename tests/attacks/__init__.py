@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "01_risk"
 COURSE = str(Path(sys.executable).parent / "course")
 
+from components import requires  # noqa: E402
 from submissions import fill_release, solution_sources, write_submission  # noqa: E402
 
 WRONG_PARTS = {
@@ -39,10 +39,7 @@ WRONG_PARTS = {
 }
 """Parts 1 and 2 answered with a known mistake each (sum instead of mean; the norm instead of its square)."""
 
-requires_bwrap = pytest.mark.skipif(
-    shutil.which("bwrap") is None,
-    reason="bubblewrap is not installed (apt-get install bubblewrap): the sandbox's defences were not tested",
-)
+requires_bwrap = requires("bwrap")
 """For defences that the sandbox provides: without bubblewrap, student code can read and write the disk."""
 
 SANDBOX_DEFENCES = {"a_read_solutions", "a_write_gradebook", "a_overwrite_victim"}
@@ -101,7 +98,7 @@ TRICKS: dict[str, str] = {
     # rebinding the name the test cells call
     "a_rebind_check": "check = lambda *args, **kwargs: None",
     # monkeypatching the grading helper the check uses
-    "a_patch_grading": "import course_lib.grading as _g\n_g.evaluate = lambda *args, **kwargs: None",
+    "a_patch_grading": "import course_lib.grading.student as _s\n_s.evaluate = lambda *args, **kwargs: None",
     # monkeypatching torch: every comparison agrees
     "a_patch_allclose": "import torch as _t\n_t.allclose = lambda *args, **kwargs: True",
     # patching the reference solutions in the student's copy of course_lib
@@ -114,8 +111,8 @@ TRICKS: dict[str, str] = {
     ),
     # sys.modules: a fake checks module whose checks have no cases
     "a_sys_modules": (
-        "import sys, types\nimport course_lib.grading as _g\n"
-        "_g._REGISTRY.clear()\n"
+        "import sys, types\nimport course_lib.grading as _g, course_lib.grading.registry as _r\n"
+        "_r._REGISTRY.clear()\n"
         "sys.modules['course_lib.grading.checks.risk'] = types.ModuleType('course_lib.grading.checks.risk')\n"
         "for _name in ['empirical_risk', 'ridge_risk', 'ridge_gradient', 'standardize', 'gradient_descent']:\n"
         "    _g.register(_g.Check('risk.' + _name, reference=lambda **kw: None, cases=lambda hidden: []))"

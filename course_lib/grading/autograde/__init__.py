@@ -7,7 +7,8 @@ from a pre-warmed *zygote* inside a bubblewrap sandbox (:mod:`~course_lib.gradin
 data (:mod:`~course_lib.grading.autograde.wire`), judges them against the reference it computes
 itself (:mod:`~course_lib.grading.autograde.judge`), and writes each submission into nbgrader's
 gradebook in one transaction (:mod:`~course_lib.grading.autograde.gradebook`). Several workers
-run in parallel (:mod:`~course_lib.grading.autograde.runner`).
+run in parallel (:mod:`~course_lib.grading.autograde.runner`), on this machine or on the
+workers of a Dask cluster (:mod:`~course_lib.grading.autograde.cluster`).
 """
 
 from __future__ import annotations

@@ -51,12 +51,14 @@ class TestResult:
     abnormal: str | None = None
     """Set when the reason is not a wrong answer: ``"stopped"`` (the notebook stopped first),
     ``"silent"`` (the cell ran, its checks never reported: tampering), ``"garbled"`` (answers unreadable),
-    ``"unreadable"`` (the submission could not be read), ``"delegated"`` (the answer uses what its part
-    forbids), ``"review"`` (the judge cannot tell whether it does: a person decides)."""
-    needs_review: bool = False
-    """No automatic points, and a person must look: the judge could not decide (see ``reason``)."""
-    uses: tuple[str, ...] = ()
-    """The forbidden implementations the answer uses (``abnormal == "delegated"``), as the code names them."""
+    ``"unreadable"`` (the submission could not be read), ``"forbidden"`` (the answer uses what its part
+    forbids; the reason names it), ``"flagged"`` (its answers agree, but the judge cannot tell whether it
+    uses what its part forbids: no automatic points, a person decides)."""
+
+    @property
+    def needs_review(self) -> bool:
+        """No automatic points, and a person must look: the judge could not decide (see ``reason``)."""
+        return self.abnormal == "flagged"
 
 
 @dataclass
@@ -364,15 +366,19 @@ def _judge_cell(judge: Judge, pc: PlannedCell, reports: dict[CheckCall, list[Any
         message = verdict.message(forbidden.part, forbidden)
         if message is None:
             continue
-        compared = ("its answers agree with the reference" if test["score"] else
-                    f"its answers were not accepted either: {test['reason']}")
-        reason = f"{message} ({compared})"
-        kind = "delegated" if verdict.reached else "review"
-        # a cell that never reported (tampering, a crash) stays marked so: that is the first thing to know
-        abnormal = test["abnormal"] if test["abnormal"] in ("silent", "garbled", "stopped") else kind
-        return {"score": 0.0, "reason": reason, "abnormal": abnormal, "needs_review": kind == "review",
-                "uses": tuple(verdict.reached), "outputs": [*test["outputs"][-1:], _failure(reason)]
-                if test["abnormal"] else [_failure(reason)]}
+        if verdict.reached:
+            compared = ("its answers agree with the reference" if test["score"] else
+                        f"its answers were not accepted either: {test['reason']}")
+            reason = f"{message} ({compared})"
+            # a cell that never reported (tampering, a crash) stays marked so: that is the first thing to know
+            abnormal = test["abnormal"] if test["abnormal"] in ("silent", "garbled", "stopped") else "forbidden"
+            outputs = [*test["outputs"][-1:], _failure(reason)] if test["abnormal"] else [_failure(reason)]
+            return {"score": 0.0, "reason": reason, "abnormal": abnormal, "outputs": outputs}
+        if test["score"]:
+            reason = f"{message} (its answers agree with the reference)"
+            return {"score": 0.0, "reason": reason, "abnormal": "flagged", "outputs": [_failure(reason)]}
+        # the answers earn nothing anyway: nothing for a person to decide, but the reason says both
+        test["reason"] = f"{test['reason']} (also: {message})"
     return test
 
 

@@ -196,12 +196,15 @@ class SourceNotebook:
         name: the notebook's name without ``.ipynb``.
         source_path: ``solutions/<assignment>/<name>.ipynb`` (tests with hidden tests).
         release_path: ``exercises/<assignment>/<name>.ipynb`` (stubs and checksums).
+        source_bytes, release_bytes: the two notebooks' contents, when they come from
+            elsewhere than these paths (a grading machine that has no course folder).
     """
 
-    def __init__(self, name: str, source_path: Path, release_path: Path) -> None:
+    def __init__(self, name: str, source_path: Path, release_path: Path, *, source_bytes: bytes | None = None,
+                 release_bytes: bytes | None = None) -> None:
         self.name = name
-        self.source_bytes = Path(source_path).read_bytes()
-        self.release_bytes = Path(release_path).read_bytes()
+        self.source_bytes = Path(source_path).read_bytes() if source_bytes is None else source_bytes
+        self.release_bytes = Path(release_path).read_bytes() if release_bytes is None else release_bytes
         source = nbformat.reads(self.source_bytes.decode(), as_version=4)
         release = nbformat.reads(self.release_bytes.decode(), as_version=4)
         if len(source.cells) != len(release.cells):

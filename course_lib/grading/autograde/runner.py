@@ -7,10 +7,15 @@ the main thread, which writes every submission in one transaction
 skipped when the gradebook records that exactly this submission was graded against
 exactly these sources and this ``course_lib``, so an interrupted run resumes where it
 stopped.
+
+Where the submissions are graded is a :data:`Grader`: by default this machine's pool of
+sandboxes; :mod:`~course_lib.grading.autograde.cluster` grades them on a Dask cluster
+with the same :func:`grade_submission`. Either way, only this process writes grades.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -20,18 +25,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import nbformat
 
 from course_lib.grading.autograde import intake
-from course_lib.grading.autograde.plaintext import plain_data, plain_text, printable_name
 from course_lib.grading.autograde.gradebook import (
     GradebookWriter,
     NotebookGrades,
     grades_of,
 )
 from course_lib.grading.autograde.judge import Judge, NotebookResult, run_notebook
+from course_lib.grading.autograde.plaintext import plain_data, plain_text, printable_name
 from course_lib.grading.autograde.plan import PlanError, SourceNotebook
 from course_lib.grading.autograde.sandbox import (
     Limits,
@@ -42,10 +47,13 @@ from course_lib.grading.autograde.sandbox import (
     sandbox_kind,
 )
 
-__all__ = ["Submission", "Outcome", "RunReport", "Run", "JUDGE_VERSION"]
+__all__ = ["Submission", "Outcome", "RunReport", "Run", "Graded", "Grader", "grade_submission", "JUDGE_VERSION"]
 
 JUDGE_VERSION = "course-autograde/2"
 """Part of every submission's hash: bump it when the judge's verdicts could change."""
+
+NO_SANDBOX = "no sandbox could be started"
+"""How an error that says nothing about the submission starts: it is not recorded, a rerun grades it."""
 
 
 @dataclass
@@ -77,6 +85,8 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     review: list[str] = field(default_factory=list)
     """Grade ids of the test cells a person must look at (the judge could not decide)."""
+    sandbox: str = ""
+    """The sandbox the submission ran in (``"bwrap"`` or ``"none"``; empty when it never ran)."""
 
 
 @dataclass
@@ -91,17 +101,57 @@ class RunReport:
     sandbox: str = ""
     phases: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: float = 0.0
-    """The judge's own peak resident memory (this process, sandboxes not included)."""
+    """The judge's own peak resident memory (this process; sandboxes and cluster workers not included)."""
 
 
 @dataclass
-class _Graded:
+class Graded:
+    """A judged submission on its way to the gradebook (``error``: it could not be graded, nothing is saved)."""
+
     submission: Submission
     results: list[NotebookResult]
     phases: dict[str, float]
     error: str | None = None
-    retry: bool = False
-    """The error says nothing about the submission (no sandbox could start): it is not recorded, a rerun grades it."""
+    sandbox: str = ""
+
+
+Grader = Callable[["Run", list[Submission], list[str], RunReport], Iterator[Graded]]
+"""Grades submissions somewhere and yields each result as it comes in; given the run (its
+limits, requested sandbox and judge), the submissions, the check modules to preload and the
+run's report (for its workers and phases). Closing the iterator stops the grading."""
+
+
+def grade_submission(submission: Submission, judge: Judge, limits: Limits, sandbox: Sandbox | None,
+                     new_sandbox: Callable[[], Sandbox]) -> tuple[list[NotebookResult], dict[str, float], str | None, Sandbox | None]:
+    """Run every notebook of a submission in ``sandbox`` (started anew with ``new_sandbox`` when
+    needed) and judge it; returns the results, the time of each phase, an error that kept it
+    from being graded, and the sandbox to use next."""
+    phases: dict[str, float] = {}
+    results: list[NotebookResult] = []
+    error = None
+    # the working folder holds the student's own notebooks and files, as it does under nbgrader
+    files = [*submission.files, *((f"{src.name}.ipynb", data) for src, data in submission.notebooks if data is not None)]
+    for source, data in submission.notebooks:
+        problem = submission.unreadable.get(source.name)
+        plan = source.blank(f"{source.name}.ipynb cannot be graded: {problem}") if problem else source.plan(data)
+        plan.notes[:0] = submission.notes
+        try:
+            if plan.problem is None and (sandbox is None or not sandbox.alive):
+                if sandbox is not None:
+                    sandbox.kill()
+                sandbox = new_sandbox()
+                phases["sandbox start"] = phases.get("sandbox start", 0.0) + sandbox.start()
+        except SandboxError as err:
+            error = f"{NO_SANDBOX}: {err}"
+            break
+        result = run_notebook(sandbox, judge, plan, files, limits)
+        for key, value in result.timings.items():
+            phases[key] = phases.get(key, 0.0) + value
+        if result.sandbox_broken and sandbox is not None:
+            sandbox.kill()
+            sandbox = None
+        results.append(result)
+    return results, phases, error, sandbox
 
 
 def _course_lib_digest(check_modules: list[str]) -> bytes:
@@ -120,10 +170,6 @@ def _course_lib_digest(check_modules: list[str]) -> bytes:
     return digest.digest()
 
 
-class _NotGraded(Exception):
-    """Grading this submission failed (a bug of ours, or input nothing anticipated): the message says how."""
-
-
 class Run:
     """One ``course autograde`` run over a course directory.
 
@@ -133,13 +179,18 @@ class Run:
         sandbox: ``"auto"``, ``"bwrap"`` or ``"none"``.
         limits: the limits of every notebook.
         force: grade even submissions that are unchanged since they were last graded.
+        grader: where to grade (default: this machine's pool of ``jobs`` sandboxes); a grader
+            elsewhere decides the sandbox on each of its machines, following ``sandbox``.
     """
 
-    def __init__(self, course: Any, *, jobs: int, sandbox: str = "auto", limits: Limits | None = None, force: bool = False) -> None:
+    def __init__(self, course: Any, *, jobs: int = 1, sandbox: str = "auto", limits: Limits | None = None, force: bool = False,
+                 grader: Grader | None = None) -> None:
         self.course = course
         self.jobs = max(1, jobs)
-        self.kind = sandbox_kind(sandbox)
-        if self.kind == "bwrap":
+        self.requested_sandbox = sandbox
+        self.grader = grader
+        self.kind = sandbox_kind(sandbox) if grader is None else sandbox
+        if grader is None and self.kind == "bwrap":
             from course_lib.grading.autograde.sandbox import exposes
 
             shown = exposes(Path(course.root))
@@ -169,10 +220,8 @@ class Run:
                 raise CourseError(str(err)) from None
         return out
 
-    def read(self, assignment: str, student_id: str, folder: Path, sources: list[SourceNotebook], base: bytes,
-             *, keep: bool = True) -> Submission:
-        """Read a submission (see :mod:`~course_lib.grading.autograde.intake`) and hash everything its grade
-        depends on; with ``keep=False`` only the hash is kept (the bytes are read again when it is graded)."""
+    def read(self, assignment: str, student_id: str, folder: Path, sources: list[SourceNotebook], base: bytes) -> Submission:
+        """Read a submission (see :mod:`~course_lib.grading.autograde.intake`) and hash everything its grade depends on."""
         course = self.course
         release_folder = course.root / course.coursedir.release_directory / assignment
         ignore_patterns = list(course.coursedir.ignore) + ["timestamp.txt"]
@@ -193,7 +242,7 @@ class Run:
                 intake.read_regular(folder / f"{source.name}.ipynb", intake.MAX_NOTEBOOK_BYTES)
             if problem:
                 problems[source.name] = problem
-            notebooks.append((source, data if keep else None))
+            notebooks.append((source, data))
             mark = f"unreadable: {problem}".encode() if problem else b"missing" if data is None else hashlib.sha256(data).digest()
             digest.update(source.digest().encode() + b"\0" + mark)
         for name, data in sorted(files.items()):
@@ -201,14 +250,22 @@ class Run:
         stamp, note = intake.read_timestamp(folder) if unreadable is None else (None, None)
         if note:
             notes.append(note)
-        return Submission(assignment, student_id, folder, notebooks, sorted(files.items()) if keep else [], notes,
-                          digest.hexdigest(), stamp, problems)
+        return Submission(assignment, student_id, folder, notebooks, sorted(files.items()), notes, digest.hexdigest(),
+                          stamp, problems)
 
     # ---- grading ------------------------------------------------------------------------------
 
-    def execute(self, work: Sequence[tuple[str, str, Path]], *, progress: bool = True) -> RunReport:
-        """Grade ``(assignment, student_id, folder)`` triples; every result is saved as soon as it is in."""
+    def execute(self, work: Sequence[tuple[str, str, Path]], *, progress: bool = True, bar: Any = None) -> RunReport:
+        """Grade ``(assignment, student_id, folder)`` triples; every result is saved as soon as it is in.
+
+        ``bar``: a progress bar (``tqdm``) already shown for the whole of ``work``, which
+        this run advances (unchanged submissions included); without it the run shows its own.
+        """
         from tqdm import tqdm
+
+        def stage(text: str) -> None:
+            if bar is not None:
+                bar.set_postfix_str(text)
 
         started = time.monotonic()
         report = RunReport(workers=self.jobs, sandbox=self.kind)
@@ -217,54 +274,40 @@ class Run:
         writer = GradebookWriter(self.course.coursedir.db_url, self.course.coursedir.course_id)
         try:
             graded_before = writer.graded()
+            stage("loading the checks")
             checks = sorted({f"course_lib.grading.checks.{c.split('.', 1)[0]}" for s in sources.values() for nb in s for c in nb.checks})
             base = JUDGE_VERSION.encode() + _course_lib_digest(checks)
-            todo: "queue.Queue[Submission]" = queue.Queue()
-            waiting: set[tuple[str, str]] = set()
-            pending = 0
-            self._sources, self._base = sources, base
+            todo: list[Submission] = []
             for assignment, student_id, folder in work:
                 problem = intake.name_problem(student_id)
                 if problem:
                     # no gradebook row can hold this id: say so in the summary, every run, and grade the others
                     report.outcomes.append(Outcome(printable_name(student_id), assignment, ok=False,
                                                    reason=f"not graded: {problem}; rename the folder"))
+                    if bar is not None:
+                        bar.update(1)
                     continue
-                submission = self.read(assignment, student_id, folder, sources[assignment], base, keep=False)
+                submission = self.read(assignment, student_id, folder, sources[assignment], base)
                 if not self.force and graded_before.get((student_id, assignment)) == submission.digest:
                     report.unchanged += 1
+                    if bar is not None:
+                        bar.update(1)
                     continue
-                todo.put(submission)
-                waiting.add((student_id, assignment))
-                pending += 1
-            if pending == 0:
+                todo.append(submission)
+            if not todo:
                 report.seconds = time.monotonic() - started
                 report.peak_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 return report
-            preload = checks
-            if self.kind == "none":
-                adopt_orphans()  # without a PID namespace, what a submission leaves behind comes back to the judge
-            snapshot = Snapshot()
-            done: "queue.Queue[_Graded]" = queue.Queue()
-            workers: list[threading.Thread] = []
-            report.workers = min(self.jobs, pending)
+            waiting = {(s.student_id, s.assignment) for s in todo}
+            grader = self.grader or Run._grade_here
+            stage("starting the graders")
+            results = grader(self, todo, checks, report)
+            own_bar = bar is None
             try:
-                first = self._first_sandbox(snapshot, preload)
-                phases["sandbox start"] = first.started_in
-                for i in range(report.workers):
-                    workers.append(threading.Thread(target=self._work, args=(todo, done, snapshot, preload, first if i == 0 else None),
-                                                    name=f"autograde-{i}", daemon=True))
-                    workers[-1].start()
-                with tqdm(total=pending, desc="autograde", unit="submission", disable=not progress) as bar:
-                    received = 0
-                    while received < pending:
-                        try:
-                            graded = done.get(timeout=0.2)
-                        except queue.Empty:
-                            if not any(w.is_alive() for w in workers) and done.empty():
-                                break
-                            continue
-                        received += 1
+                if own_bar:
+                    bar = tqdm(total=len(todo), desc="autograde", unit="submission", disable=not progress)
+                try:
+                    for graded in results:
                         waiting.discard((graded.submission.student_id, graded.submission.assignment))
                         saving = time.monotonic()
                         outcome = self._save(writer, graded)
@@ -274,20 +317,57 @@ class Run:
                         report.outcomes.append(outcome)
                         bar.set_postfix_str(f"{outcome.student_id}/{outcome.assignment}")
                         bar.update(1)
+                finally:
+                    if own_bar:
+                        bar.close()
                 for student_id, assignment in sorted(waiting):
                     report.outcomes.append(Outcome(student_id, assignment, ok=False, reason="not graded: every worker stopped"))
             except KeyboardInterrupt:
                 report.interrupted = True
             finally:
-                self.stop()
-                for worker in workers:
-                    worker.join(timeout=30)
-                snapshot.close()
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()
         finally:
             writer.close()
+        report.sandbox = _sandboxes(report.outcomes, report.sandbox)
         report.seconds = time.monotonic() - started
         report.peak_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return report
+
+    def _grade_here(self, todo: list[Submission], preload: list[str], report: RunReport) -> Iterator[Graded]:
+        """This machine's pool: ``jobs`` threads, each driving one sandbox."""
+        queued: "queue.Queue[Submission]" = queue.Queue()
+        for submission in todo:
+            queued.put(submission)
+        snapshot = Snapshot()
+        done: "queue.Queue[Graded]" = queue.Queue()
+        workers: list[threading.Thread] = []
+        report.workers = min(self.jobs, len(todo))
+        if self.kind == "none":
+            adopt_orphans()  # without a PID namespace, what a submission leaves behind comes back to the judge
+        try:
+            first = self._first_sandbox(snapshot, preload)
+            report.phases["sandbox start"] = first.started_in
+            for i in range(report.workers):
+                workers.append(threading.Thread(target=self._work, args=(queued, done, snapshot, preload, first if i == 0 else None),
+                                                name=f"autograde-{i}", daemon=True))
+                workers[-1].start()
+            received = 0
+            while received < len(todo):
+                try:
+                    graded = done.get(timeout=0.2)
+                except queue.Empty:
+                    if not any(w.is_alive() for w in workers) and done.empty():
+                        return
+                    continue
+                received += 1
+                yield graded
+        finally:
+            self.stop()
+            for worker in workers:
+                worker.join(timeout=30)
+            snapshot.close()
 
     def stop(self) -> None:
         """Stop every worker and kill every sandbox (Ctrl-C, or the end of the run)."""
@@ -318,7 +398,7 @@ class Run:
             self._sandboxes.append(sandbox)
         return sandbox
 
-    def _work(self, todo: "queue.Queue[Submission]", done: "queue.Queue[_Graded]", snapshot: Snapshot, preload: list[str],
+    def _work(self, todo: "queue.Queue[Submission]", done: "queue.Queue[Graded]", snapshot: Snapshot, preload: list[str],
               sandbox: Sandbox | None = None) -> None:
         try:
             while not self._stopping.is_set():
@@ -328,11 +408,11 @@ class Run:
                     return
                 try:
                     graded, sandbox = self._grade(submission, snapshot, preload, sandbox)
-                except Exception as err:  # a bug of ours: this submission fails, is not saved, and is retried next run
+                except Exception as err:  # a bug of ours, or input nothing anticipated: recorded as this submission's grade
                     if sandbox is not None:
                         sandbox.kill()
                         sandbox = None
-                    graded = _Graded(submission, [], {}, f"internal error of the grader: {type(err).__name__}: {err}")
+                    graded = Graded(submission, [], {}, f"internal error of the grader: {type(err).__name__}: {err}")
                 if self._stopping.is_set():
                     return
                 done.put(graded)
@@ -341,45 +421,21 @@ class Run:
                 sandbox.close()
 
     def _grade(self, submission: Submission, snapshot: Snapshot, preload: list[str],
-               sandbox: Sandbox | None) -> tuple[_Graded, Sandbox | None]:
+               sandbox: Sandbox | None) -> tuple[Graded, Sandbox | None]:
         """Run every notebook of a submission; returns the result and the sandbox to use next."""
-        phases: dict[str, float] = {}
-        results: list[NotebookResult] = []
-        error = None
-        # read again (the scan kept only the hash): what is graded and what is recorded as graded are one
-        submission = self.read(submission.assignment, submission.student_id, submission.folder,
-                               self._sources[submission.assignment], self._base)
-        # the working folder holds the student's own notebooks and files, as it does under nbgrader
-        files = [*submission.files, *((f"{src.name}.ipynb", data) for src, data in submission.notebooks if data is not None)]
-        for source, data in submission.notebooks:
-            problem = submission.unreadable.get(source.name)
-            plan = source.blank(f"{source.name}.ipynb cannot be graded: {problem}") if problem else source.plan(data)
-            plan.notes[:0] = submission.notes
-            try:
-                if plan.problem is None and (sandbox is None or not sandbox.alive):
-                    if sandbox is not None:
-                        sandbox.kill()
-                    sandbox = self._new_sandbox(snapshot, preload)
-                    phases["sandbox start"] = phases.get("sandbox start", 0.0) + sandbox.start()
-            except SandboxError as err:
-                return _Graded(submission, results, phases, f"no sandbox could be started: {err}", retry=True), None
-            result = run_notebook(sandbox, self.judge, plan, files, self.limits)
-            for key, value in result.timings.items():
-                phases[key] = phases.get(key, 0.0) + value
-            if result.sandbox_broken and sandbox is not None:
-                sandbox.kill()
-                sandbox = None
-            results.append(result)
-        return _Graded(submission, results, phases, error), sandbox
+        results, phases, error, sandbox = grade_submission(submission, self.judge, self.limits, sandbox,
+                                                           lambda: self._new_sandbox(snapshot, preload))
+        return Graded(submission, results, phases, error, self.kind), sandbox
 
     # ---- saving -----------------------------------------------------------------------------
 
-    def _save(self, writer: GradebookWriter, graded: _Graded) -> Outcome:
+    def _save(self, writer: GradebookWriter, graded: Graded) -> Outcome:
         """Record a submission's grades; a submission that cannot be graded or saved is recorded with 0 points
-        and the reason, so that the summary says why and a rerun does not trip over it again."""
+        and the reason, so that the summary says why and a rerun does not trip over it again (an error that
+        says nothing about the submission, no sandbox, is only reported: the rerun grades it)."""
         submission = graded.submission
-        if graded.error and graded.retry:
-            return Outcome(submission.student_id, submission.assignment, ok=False, reason=graded.error)
+        if graded.error and graded.error.startswith(NO_SANDBOX):
+            return Outcome(submission.student_id, submission.assignment, ok=False, reason=graded.error, sandbox=graded.sandbox)
         try:
             if graded.error:
                 raise _NotGraded(graded.error)
@@ -395,11 +451,11 @@ class Run:
             except Exception as again:  # the gradebook itself fails: nothing is recorded, a rerun tries again
                 writer.gb.db.rollback()
                 return Outcome(submission.student_id, submission.assignment, ok=False,
-                               reason=f"{reason}; recording that failed too ({type(again).__name__})")
+                               reason=f"{reason}; recording that failed too ({type(again).__name__})", sandbox=graded.sandbox)
             return Outcome(submission.student_id, submission.assignment, ok=True, score=0.0, max_score=max_score,
-                           reason=reason, problems=[f"not graded: {reason} (--force grades it again)"])
+                           reason=reason, problems=[f"not graded: {reason} (--force grades it again)"], sandbox=graded.sandbox)
 
-    def _save_results(self, writer: GradebookWriter, graded: _Graded) -> Outcome:
+    def _save_results(self, writer: GradebookWriter, graded: Graded) -> Outcome:
         submission = graded.submission
         course = self.course
         out_folder = course.root / course.coursedir.autograded_directory / submission.student_id / submission.assignment
@@ -409,14 +465,13 @@ class Run:
         for result in graded.results:
             readable = result.plan.problem is None
             scores = {t.grade_id: t.score for t in result.tests}
+            verdicts = {t.grade_id: plain_data(dataclasses.asdict(t)) for t in result.tests}
             flagged = {t.grade_id for t in result.tests if t.needs_review}
             review += sorted(flagged)
-            cells = [c for c in result.notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
-            grades, unanswered = grades_of(cells, scores, readable=readable, review=flagged)
+            cells = [c for c in result.notebook.cells if c.cell_type in ("code", "markdown")]
+            grades, unanswered = grades_of(cells, scores, readable=readable, verdicts=verdicts, review=flagged)
             notebooks.append(NotebookGrades(result.plan.notebook, grades, unanswered))
             problems += [p for p in [*result.plan.notes, *result.problems] if p not in problems]
-            problems += [f"test cell {t.grade_id!r}: {t.reason}" for t in result.tests
-                         if (t.abnormal == "delegated" or t.needs_review) and t.reason]
             target = out_folder / f"{result.plan.notebook}.ipynb"
             partial = target.with_name(f".{target.name}.partial")
             try:
@@ -433,6 +488,25 @@ class Run:
                      timestamp=submission.timestamp, score=score, max_score=max_score, problems=problems)
         saved = writer.gb.find_submission(submission.assignment, submission.student_id)
         outcome = Outcome(submission.student_id, submission.assignment, ok=True, score=float(saved.score),
-                          max_score=float(saved.max_score), problems=problems, review=review)
+                          max_score=float(saved.max_score), problems=problems, review=review, sandbox=graded.sandbox)
         writer.gb.db.commit()
         return outcome
+
+
+class _NotGraded(Exception):
+    """Grading this submission failed (a bug of ours, or input nothing anticipated): the message says how."""
+
+
+def _sandboxes(outcomes: list[Outcome], default: str) -> str:
+    """Which sandbox the submissions ran in: one word when all ran in the same, else who ran in which."""
+    kinds: dict[str, list[str]] = {}
+    for o in sorted(outcomes, key=lambda o: (o.assignment, o.student_id)):
+        if o.sandbox:
+            kinds.setdefault(o.sandbox, []).append(f"{o.student_id}/{o.assignment}")
+    if not kinds:
+        return default
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    main = max(kinds, key=lambda k: (len(kinds[k]), k == "bwrap"))
+    others = "; ".join(f"{kind} for {len(names)}: {', '.join(names)}" for kind, names in sorted(kinds.items()) if kind != main)
+    return f"{main} for {len(kinds[main])}, {others}"

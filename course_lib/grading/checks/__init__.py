@@ -13,5 +13,6 @@ ASSIGNMENTS = {
     "06_schedules": "schedules",
     "07_init": "init",
     "08_normalization": "normalization",
+    "09_beyond_adam": "beyond_adam",
 }
 """Assignment folder name -> the checks module that grades it."""
