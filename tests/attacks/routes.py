@@ -245,6 +245,31 @@ DELEGATES = {d.check: d for d in [
     _d("normalization.BatchNorm1d", "torch.nn", "BatchNorm1d", """
         class NAME({impl}):
             pass"""),
+    # 09_beyond_adam
+    _d("beyond_adam.adafactor_second_moment", "course_lib.optim", "factored_second_moment", """
+        def NAME(grad, row_var, col_var, step, beta2_decay=-0.8, eps1=1e-30):
+            weight_new = step**beta2_decay
+            squares = grad * grad
+            row_var = (1 - weight_new) * row_var + weight_new * squares.mean(dim=1, keepdim=True)
+            col_var = (1 - weight_new) * col_var + weight_new * squares.mean(dim=0, keepdim=True)
+            return row_var, col_var, {impl}(row_var, col_var, eps1)"""),
+    _d("beyond_adam.newton_schulz", "course_lib.optim", "newton_schulz", """
+        def NAME(matrix, steps=5):
+            return {impl}(matrix, steps, dtype=None)"""),
+    _d("beyond_adam.lion_step", "course_lib.optim", "Lion", """
+        def NAME(param, grad, exp_avg, lr, beta1=0.9, beta2=0.99, weight_decay=0.0):
+            p = torch.nn.Parameter(param.clone())
+            p.grad = grad.clone()
+            optimizer = {impl}([p], lr=lr, betas=(beta1, beta2), weight_decay=weight_decay)
+            optimizer.state[p]["exp_avg"] = exp_avg.clone()
+            optimizer.step()
+            return p.detach(), optimizer.state[p]["exp_avg"]"""),
+    _d("beyond_adam.schedule_free_step", "course_lib.grading.checks.beyond_adam", "_schedule_free_step", """
+        def NAME(x, z, exp_avg_sq, step, gradient, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+            return {impl}(x, z, exp_avg_sq, step, gradient, lr, beta1, beta2, eps)"""),
+    _d("beyond_adam.muon_adamw_split", "course_lib.optim", "muon_param_groups", """
+        def NAME(model):
+            return {impl}(model)"""),
 ]}
 
 NOTEBOOKS: dict[str, list[dict[str, str]]] = {
@@ -291,6 +316,12 @@ NOTEBOOKS: dict[str, list[dict[str, str]]] = {
          "BatchNorm1d": "subclass"},
         {"batch_norm_train": "pickle", "batch_norm_eval": "getattr", "layer_norm": "importlib", "dropout": "inspect",
          "BatchNorm1d": "open"},
+    ],
+    "09_beyond_adam": [
+        {"adafactor_second_moment": "direct", "newton_schulz": "helper", "lion_step": "subclass",
+         "schedule_free_step": "thread", "muon_adamw_split": "copy"},
+        {"adafactor_second_moment": "pickle", "newton_schulz": "getattr", "lion_step": "importlib",
+         "schedule_free_step": "inspect", "muon_adamw_split": "open"},
     ],
 }
 """Per assignment, the attack notebooks: answer (by the name the test cell checks) -> route."""

@@ -73,6 +73,7 @@ def _adafactor_wrong(*, swap_axes=False, sums=False, swap_weights=False, floor=T
 register(Check(
     name="beyond_adam.adafactor_second_moment",
     reference=_adafactor_second_moment,
+    forbids=("torch.optim.Adafactor", "torch.optim._adafactor", "course_lib.optim.adafactor"),
     cases=_adafactor_cases,
     call=lambda f, case: tuple(f(**case)),
     mistakes=(
@@ -150,6 +151,7 @@ def _newton_schulz_wrong(*, normalize="frobenius", polynomial="quintic", eps=1e-
 register(Check(
     name="beyond_adam.newton_schulz",
     reference=_newton_schulz_reference,
+    forbids=("torch.optim.Muon", "torch.optim._muon", "course_lib.optim.muon"),
     cases=_newton_schulz_cases,
     call=_newton_schulz_answer,
     atol=1e-4,
@@ -232,6 +234,7 @@ def _lion_wrong(*, direction="interpolation", momentum_first=False, swap=False, 
 register(Check(
     name="beyond_adam.lion_step",
     reference=_lion_step,
+    forbids=("course_lib.optim.lion",),
     cases=_lion_cases,
     call=lambda f, case: tuple(f(**case)),
     mistakes=(
@@ -313,6 +316,7 @@ def _schedule_free_wrong(*, at="y", swap_interpolation=False, average=lambda t: 
 register(Check(
     name="beyond_adam.schedule_free_step",
     reference=_schedule_free_step,
+    forbids=("course_lib.optim.schedule_free",),
     cases=_schedule_free_cases,
     call=_schedule_free_call,
     describe=lambda case: (f"x={case['x'].tolist()}, z={case['z'].tolist()}, step={case['step']}, lr={case['lr']}, "
@@ -399,6 +403,7 @@ def _split_wrong(rule):
 register(Check(
     name="beyond_adam.muon_adamw_split",
     reference=lambda model: muon_param_groups(model),
+    forbids=("course_lib.optim.muon",),
     cases=_split_cases,
     call=_split_answer,
     describe=_describe_model,
