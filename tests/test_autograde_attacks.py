@@ -1,7 +1,7 @@
 """Tricks a student can play on the grader: wrong answers plus a trick must score no more than the wrong answers alone.
 
-Every attacker answers parts 1 and 2 wrongly and parts 3 to 5 rightly (8 of 12 automatic
-points, :data:`attacks.BASELINE`), then plays one trick from :data:`attacks.TRICKS`. The
+Every attacker answers parts 1 and 2 wrongly and the later parts rightly (all automatic
+points but 4, :data:`attacks.BASELINE`), then plays one trick from :data:`attacks.TRICKS`. The
 class is graded by stock nbgrader too: ``test_stock_nbgrader_falls_for_it`` shows each
 attack is real (it gains points, or hurts another student, under stock nbgrader), and
 ``test_course_autograde_holds`` that it gains nothing under ours.

@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attacks import BASELINE, COURSE, FULL, TRICKS, WRONG_PARTS
+from attacks import COURSE, FULL, TRICKS, WRONG_PARTS
 from course_helpers import ROOT, graded_parts
 from components import require, unavailable
 from servers import DaskCluster, PostgresServer, Unavailable, free_port, start_dask, start_postgres
@@ -237,7 +237,9 @@ def test_the_cluster_grades_as_this_machine_does(graded_here, on_the_cluster, cl
     assert [risk[s] for s, k in kinds.items() if k == "honest"] == [FULL] * 4
     assert [risk[s] for s, k in kinds.items() if k == "blank"] == [0.0] * 2
     assert all(0 < risk[s] < FULL for s, k in kinds.items() if k in ("partly wrong", "crashing"))
-    assert risk["s11"] == BASELINE  # the attacker: its wrong answers alone, the solutions were out of its sight
+    # the attacker execs text it reads from the disk: code the judge cannot read, so no points from that
+    # part on (they go to a person), on the cluster as here (the sandbox keeps the solutions out of its sight)
+    assert risk["s11"] == 0.0
     assert "sandbox: bwrap" in on_the_cluster.rerun.stdout
 
 
@@ -355,15 +357,16 @@ def test_a_worker_follows_sandbox_as_local_grading_does(monkeypatch, tmp_path):
     from course_lib.grading.autograde.cluster import course_version, worker_check
 
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no /usr/bin: no bubblewrap
-    assert worker_check(course_version(), "auto", str(tmp_path)) == ("none", None)
     assert worker_check(course_version(), "none", str(tmp_path)) == ("none", None)
-    kind, refusal = worker_check(course_version(), "bwrap", str(tmp_path))
-    assert refusal is not None and "bubblewrap (bwrap) is not installed" in refusal
+    for asked in ("auto", "bwrap"):  # never a silent fall back to no sandbox: grading without one is asked for
+        kind, refusal = worker_check(course_version(), asked, str(tmp_path))
+        assert refusal is not None and "bubblewrap (bwrap) is not installed" in refusal and "--sandbox none" in refusal
 
 
 def test_a_submission_that_kills_its_worker_is_graded_0_and_the_run_goes_on(tmp_path):
-    """Without a sandbox (workers without bubblewrap: --sandbox auto falls back to none, as locally),
-    a submission can kill the worker grading it; with `local:2`, the workers start here."""
+    """Without a sandbox (``--sandbox none``, asked for: workers without bubblewrap refuse ``auto``),
+    a submission run as the worker's own user can kill the worker grading it; with `local:2`, the
+    workers start here. A judge running as root runs student code as another user: it cannot."""
     _require_dask()
     root = _one_course(tmp_path, {"t_honest": solution_sources(ROOT / "solutions" / "01_risk" / "01_risk.ipynb"),
                                   "t_killer": {"empirical_risk": KILL_THE_WORKER}})
@@ -371,15 +374,20 @@ def test_a_submission_that_kills_its_worker_is_graded_0_and_the_run_goes_on(tmp_
     env = {**os.environ, "PATH": str(Path(sys.executable).parent), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
 
     def grade() -> subprocess.CompletedProcess:
-        return subprocess.run([COURSE, "--root", str(root), "autograde", "--quiet", "--cluster", "local:2"],
+        return subprocess.run([COURSE, "--root", str(root), "autograde", "--quiet", "--cluster", "local:2",
+                               "--sandbox", "none"],
                               capture_output=True, text=True, timeout=900, env=env)
 
     result = grade()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 graded, 0 failed" in result.stdout and "sandbox: none" in result.stdout
     killer = next(line for line in result.stdout.splitlines() if line.startswith("t_killer "))
-    assert "0 / 12" in killer and "killed its worker 2 times" in killer  # autograded points of 12
-    assert grade_rows(root) == {("t_honest", "01_risk"): (FULL, "True"), ("t_killer", "01_risk"): (0.0, "False")}
+    assert f"0 / {FULL:g}" in killer  # of the autograded points
+    if os.geteuid() == 0:  # the student's user may not signal the worker's: the attempt fails in its cell
+        assert "killed its worker" not in killer, killer
+    else:
+        assert "killed its worker 2 times" in killer
+        assert grade_rows(root) == {("t_honest", "01_risk"): (FULL, "True"), ("t_killer", "01_risk"): (0.0, "False")}
 
     again = grade()
     assert "0 graded, 0 failed, 2 unchanged" in again.stdout

@@ -6,11 +6,14 @@ import os
 
 import pytest
 
-from attacks import ASSIGNMENT, FULL, LEFTOVER_MARK, course, requires_bwrap, robustness_class
+from attacks import ASSIGNMENT, FULL, LEFTOVER_MARK, POINTS, course, requires_bwrap, robustness_class
 
 pytestmark = pytest.mark.slow
 
-# part points: empirical_risk 2, ridge_risk 2, ridge_gradient 3, standardize 2, gradient_descent 3
+# part points: empirical_risk 2, ridge_risk 2, ridge_gradient 3, standardize 2, gradient_descent 3, ...
+LATER = sum(list(POINTS.values())[3:])
+"""The points of part 4 (standardize) and every part after it."""
+AWAITING = ", ".join(test_id.removeprefix("test_") for test_id in list(POINTS)[3:])
 EXPECTED = [
     # student, score, words of the reason in the summary
     ("r_exit", 4.0, "process ended while running cell 'ridge_gradient' (exit status 3)"),
@@ -20,10 +23,10 @@ EXPECTED = [
     ("r_huge_output", FULL, "printed more than the limit"),
     ("r_memory", FULL, None),
     # these reach the disk and the processes through open, os and subprocess in part 4's answer cell,
-    # code the judge cannot follow: parts 4 and 5 go to a person; the run itself is unharmed
-    ("r_disk", FULL - 5, "NEEDS REVIEW (test_gradient_descent, test_standardize)"),
-    ("r_leftovers", FULL - 5, "NEEDS REVIEW (test_gradient_descent, test_standardize)"),
-    ("r_kill_parent", FULL - 5, "NEEDS REVIEW (test_gradient_descent, test_standardize)"),
+    # code the judge cannot follow: part 4 and every later part go to a person; the run itself is unharmed
+    ("r_disk", FULL - LATER, f"{AWAITING}: awaiting grading"),
+    ("r_leftovers", FULL - LATER, f"{AWAITING}: awaiting grading"),
+    ("r_kill_parent", FULL - LATER, f"{AWAITING}: awaiting grading"),
     ("r_slow", None, "the notebook ran past its limit of 13 s"),
     ("r_not_json", 0.0, "01_risk.ipynb is not a valid notebook (not JSON"),
     ("r_bad_notebook", 0.0, "01_risk.ipynb is not a valid notebook"),

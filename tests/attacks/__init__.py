@@ -1,7 +1,7 @@
 """Attack and misbehaving submissions of assignment 01_risk, built from its release, and the class runs that grade them.
 
 Every attack is "the same wrong answers + a trick": parts 1 and 2 are wrong (a known
-mistake each), parts 3 to 5 are right, and the trick tries to earn parts 1 and 2 anyway
+mistake each), the later parts are right, and the trick tries to earn parts 1 and 2 anyway
 (or to hurt other students, or the grader). A grader holds when the trick scores no
 more than :data:`BASELINE` (the wrong answers alone) and everyone else is graded as if
 the attacker were not there.
@@ -45,7 +45,10 @@ requires_bwrap = requires("bwrap")
 SANDBOX_DEFENCES = {"a_read_solutions", "a_write_gradebook", "a_overwrite_victim"}
 """Attacks only the sandbox stops (the others the judge stops on its own)."""
 
-POINTS = {"test_empirical_risk": 2, "test_ridge_risk": 2, "test_ridge_gradient": 3, "test_standardize": 2, "test_gradient_descent": 3}
+from course_helpers import graded_parts  # noqa: E402
+
+POINTS = {part.test_id: part.points for part in graded_parts(ASSIGNMENT)}
+"""Points of each autograded test cell, in order: read from the source notebook, so a new part counts."""
 FULL = float(sum(POINTS.values()))
 BASELINE = FULL - 4
 """Autograded points of the wrong answers alone: parts 1 and 2 (2 points each) lost."""

@@ -12,7 +12,7 @@ writes each into the gradebook in one transaction as it arrives.
 Faults:
 
 - a worker with another ``course_lib`` than the client's, or without bubblewrap when
-  ``--sandbox bwrap`` asks for it, refuses the task (:class:`WorkerRefused`); the task goes
+  ``--sandbox auto`` or ``bwrap`` asks for it, refuses the task (:class:`WorkerRefused`); the task goes
   to the other workers, and a warning names both versions;
 - a worker that dies loses nothing: the scheduler gives its tasks to other workers, and
   each submission's result reaches the gradebook once;
