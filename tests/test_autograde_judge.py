@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attacks import COURSE, course_copy, rows
+from attacks import COURSE, FULL, course_copy, rows
 from attacks.findings import IPC_PLANT, IPC_PROBE, XSS, build_findings
 from attacks.routes import NOTEBOOKS, OPAQUE, READABLE, attack_answers, delegate_of, insert_helpers
 from course_helpers import assignments, copy_course, graded_parts, source_notebook
@@ -162,8 +162,10 @@ def test_parts_before_the_first_unreadable_route_keep_their_points_and_the_rest_
             assert (score, review) == (part.points, False), (part.test_id, score, review)
         else:
             assert score == 0.0 and review, (part.test_id, score, review)
-    if first < len(parts):
-        assert "NEEDS REVIEW" in judged.line(student)
+    waiting = [p.test_id.removeprefix("test_") for i, p in enumerate(parts) if i >= first and p.object_name not in plan]
+    if waiting:  # the summary names the parts that wait for a person
+        line = judged.line(student)
+        assert "awaiting grading" in line and all(re.search(rf"\b{re.escape(w)}(,|:)", line) for w in waiting), line
 
 
 def test_lone_surrogates_are_graded_and_saved(judged):
@@ -305,7 +307,7 @@ def test_without_a_sandbox_the_children_get_nothing_of_the_judge_and_leave_nothi
         nbformat.read(root / "autograded" / "n_daemon" / "01_risk" / "01_risk.ipynb", as_version=4))
     time.sleep(6)  # the daemon would have written by now
     assert not Path(f"/tmp/{DAEMON_MARK}").exists(), "a process of a graded submission outlived it"
-    assert scores_of(root) == {"n_daemon": 12.0, "n_probe": 12.0, "z_honest": 12.0}
+    assert scores_of(root) == {"n_daemon": FULL, "n_probe": FULL, "z_honest": FULL}
 
 
 def scores_of(root: Path) -> dict[str, float]:
