@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attacks import ASSIGNMENT, POINTS, answers, course, course_copy, release_notebook
+from attacks import ASSIGNMENT, FULL, POINTS, answers, course, course_copy, release_notebook
 from browser import browser, serve
 from components import requires
 from course_helpers import ROOT
@@ -296,9 +296,9 @@ def test_autograde_summary_gives_points_pending_points_and_reasons(week):
     for s in week.graded:
         line = _summary_line(text, s.student_id)
         auto = sum(s.expected().values())
-        assert re.search(rf"\s{auto:g} / 12\s", line), line
+        assert re.search(rf"\s{auto:g} / {FULL:g}\s", line), line
         assert ("2 awaiting" in line) == s.written, line
-        if auto == 12 and s.student_id not in ("s04",):
+        if auto == FULL and s.student_id not in ("s04",):
             assert line.rstrip().endswith("graded"), line
     assert "empirical_risk: known mistake 'sum_not_mean'" in _summary_line(text, "s02")
     assert re.search(r"ridge_risk: answer cell 'ridge_risk': SyntaxError on line 2", _summary_line(text, "s03"))
@@ -356,17 +356,17 @@ def test_a_hand_grade_survives_a_forced_regrade_and_reaches_feedback_and_canvas(
         comment.manual_comment = "Right idea; say why the units matter."
         gb.db.commit()
     regrade = course("autograde", ASSIGNMENT, "--quiet", "--force", "--student", "s01", root=week.root).stdout
-    assert re.search(r"s01 .* 12 / 12\s+1\.5 / 2\s+graded", regrade), regrade
+    assert re.search(rf"s01 .* {FULL:g} / {FULL:g}\s+1\.5 / 2\s+graded", regrade), regrade
     with _gradebook(week.root) as gb:
         grade = gb.find_grade("l2_feature_scales", ASSIGNMENT, ASSIGNMENT, "s01")
         assert (grade.manual_score, grade.needs_manual_grade) == (1.5, False)
-        assert gb.find_submission(ASSIGNMENT, "s01").score == 13.5
+        assert gb.find_submission(ASSIGNMENT, "s01").score == FULL + 1.5
 
     course("feedback", ASSIGNMENT, "--quiet", root=week.root)
     pages = {s.student_id: (week.root / "feedback" / s.student_id / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
              for s in week.graded}
     first = html.unescape(pages["s01"])
-    assert "Score: <b>13.5 / 14</b>" in first and "graded by hand" in first and "say why the units matter" in first
+    assert f"Score: <b>{FULL + 1.5:g} / {FULL + 2:g}</b>" in first and "graded by hand" in first and "say why the units matter" in first
     for student_id, page in pages.items():
         text = html.unescape(page)
         assert "BEGIN HIDDEN TESTS" not in text and "hidden=True" not in text, student_id
@@ -382,7 +382,7 @@ def test_a_hand_grade_survives_a_forced_regrade_and_reaches_feedback_and_canvas(
     with open(target, newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
-    assert rows[1][0] == "Points Possible" and rows[1][5] == "14"
+    assert rows[1][0] == "Points Possible" and rows[1][5] == f"{FULL + 2:g}"
     by_sis = {row[2]: row for row in rows[2:]}
     assert len(by_sis) == 30
     for s in week.students:
@@ -398,7 +398,7 @@ def test_a_hand_grade_survives_a_forced_regrade_and_reaches_feedback_and_canvas(
     with open(target, newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["First name", "Last name", "ID number", "Email address", ASSIGNMENT] and len(rows) == 31
-    assert ["Ada", week.student("s01").last, "s01", "s01@example.edu", "13.5"] in rows
+    assert ["Ada", week.student("s01").last, "s01", "s01@example.edu", f"{FULL + 1.5:g}"] in rows
 
 
 # ---- in the browser --------------------------------------------------------------------------------
