@@ -140,3 +140,22 @@ def test_static_players_step_and_quizzes_answer_without_a_kernel(site, chapter):
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("term", ["epsilon", "decay"])
+def test_search_summaries_show_the_word_found_and_formulas_as_text(site, term):
+    url, _ = site
+    context, tab, problems, _ = open_page(site, "search")
+    try:
+        tab.goto(f"{url}/search.html?q={term}", wait_until="networkidle")
+        tab.wait_for_selector("ul.search li p.context", timeout=20000)
+        tab.wait_for_function("document.querySelectorAll('ul.search li').length === "
+                              "document.querySelectorAll('ul.search li p.context').length", timeout=20000)
+        summaries = tab.evaluate("Array.from(document.querySelectorAll('ul.search li p.context')).map(p => p.innerText)")
+        assert len(summaries) >= 3, summaries
+        for summary in summaries:
+            assert not re.search(r"\\[(\[)\]]|\\[A-Za-z]{2,}", summary), f"raw TeX in a search summary: {summary!r}"
+            assert term in summary.lower(), f"the summary does not show {term!r}: {summary!r}"
+        assert not problems, problems
+    finally:
+        context.close()
