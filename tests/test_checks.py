@@ -5,11 +5,15 @@ from __future__ import annotations
 import pkgutil
 
 import pytest
+import torch
 
 import course_lib.grading.checks
 from course_lib.grading import (
     CheckFailure,
+    Raised,
+    attempt,
     check,
+    compare_answers,
     evaluate,
     get_check,
     registered_checks,
@@ -49,6 +53,39 @@ def test_known_mistake_fails_and_is_named(name, mistake):
     message = evaluate(c, m.implementation, c.cases(True))
     assert message is not None, f"mistake {mistake!r} passes the hidden tests of {name}"
     assert m.message in message, f"{name}: mistake {mistake!r} is detected but diagnosed as something else:\n{message}"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread is much faster than several on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _agrees(c, obj, cases, expected) -> bool:
+    for case, want in zip(cases, expected):
+        got = attempt(c, obj, case)
+        if isinstance(got, Raised) or compare_answers(got, want, atol=c.atol, rtol=c.rtol) is not None:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_hidden_cases_catch_a_known_mistake_the_visible_cases_miss(name):
+    """The grade's cases must test more than the student could see: at least one known
+    mistake passes the visible test and loses the points."""
+    c = get_check(name)
+    visible = c.cases(False)
+    expected = [c.run(c.reference, case) for case in visible]
+    missed = [m for m in c.mistakes if _agrees(c, m.implementation, visible, expected)]
+    hidden = c.cases(True)
+    expected = [c.run(c.reference, case) for case in hidden]
+    caught = [m.name for m in missed if not _agrees(c, m.implementation, hidden, expected)]
+    assert caught, (f"{name}: every known mistake is already caught by the visible cases "
+                    f"({[m.name for m in c.mistakes]}); register one that only the hidden cases catch "
+                    "(another shape, dtype, default or edge case)")
 
 
 def test_failure_message_says_expected_returned_and_mistake():
