@@ -20,6 +20,7 @@ from . import (
     monitoring as monitoring,
     normalization as normalization,
     experiments as experiments,
+    workloads as workloads,
     landscapes as landscapes,
     trajectories as trajectories,
     plots as plots,
@@ -48,6 +49,8 @@ from .risk import (
     ridge_solution as ridge_solution,
     GDResult as GDResult,
     gradient_descent as gradient_descent,
+    BiasVariance as BiasVariance,
+    ridge_bias_variance as ridge_bias_variance,
 )
 from .stochastic import (
     SGDRun as SGDRun,
@@ -162,6 +165,7 @@ from .init import (
 from .models import (
     ACTIVATIONS as ACTIVATIONS,
     mlp as mlp,
+    cnn as cnn,
 )
 from .monitoring import (
     DEFAULT_MODULE_TYPES as DEFAULT_MODULE_TYPES,
@@ -186,6 +190,20 @@ from .experiments import (
     subsample_splits as subsample_splits,
     ExperimentResult as ExperimentResult,
     repeated_subsampling as repeated_subsampling,
+)
+from .workloads import (
+    Split as Split,
+    DigitsSplits as DigitsSplits,
+    load_digits_splits as load_digits_splits,
+    steps_per_epoch as steps_per_epoch,
+    TrainResult as TrainResult,
+    train as train,
+    METRICS as METRICS,
+    LRTuning as LRTuning,
+    tune_lr as tune_lr,
+    Recipe as Recipe,
+    RecipeComparison as RecipeComparison,
+    compare_recipes as compare_recipes,
 )
 from .landscapes import (
     Landscape as Landscape,
@@ -228,6 +246,9 @@ from .plots import (
     plot_histograms as plot_histograms,
     plot_histogram_evolution as plot_histogram_evolution,
     plot_intervals as plot_intervals,
+    LINE_STYLES as LINE_STYLES,
+    plot_lr_tuning as plot_lr_tuning,
+    plot_recipe_curves as plot_recipe_curves,
 )
 from .widgets import (
     TrajectoryExplorer as TrajectoryExplorer,

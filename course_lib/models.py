@@ -1,4 +1,4 @@
-"""The small networks every chapter reuses (chapters 4 to 8)."""
+"""The small networks every chapter reuses: an MLP and a CNN for the 8x8 digits images."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "mlp"]
+__all__ = ["ACTIVATIONS", "mlp", "cnn"]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -102,6 +102,12 @@ def mlp(
         layers[f"linear{num_hidden + 1}"] = nn.Linear(sizes[-2], sizes[-1], bias=bias)
         return nn.Sequential(layers)
 
+    return _seeded_build(build, seed, device)
+
+
+def _seeded_build(
+    build: Callable[[], nn.Module], seed: int | None, device: torch.device | str | None
+) -> nn.Module:
     if seed is None:
         model = build()
     else:
@@ -111,3 +117,78 @@ def mlp(
             torch.random.default_generator.manual_seed(seed)
             model = build()
     return model.to(device) if device is not None else model
+
+
+def cnn(
+    channels: Sequence[int] = (16, 32),
+    batch_norm: bool = True,
+    num_classes: int = 10,
+    *,
+    image_size: int = 8,
+    in_channels: int = 1,
+    seed: int | None = None,
+    device: torch.device | str | None = None,
+) -> nn.Sequential:
+    """A small convolutional network for the 8x8 digits images: conv blocks, then one ``Linear``.
+
+    Each entry of ``channels`` adds a block
+
+        ``Conv2d(3x3, padding 1) -> (BatchNorm2d) -> ReLU -> (MaxPool2d(2))``
+
+    where the first two blocks pool (8x8 -> 4x4 -> 2x2) and later ones keep the
+    size, so a deeper stack still sees a 2x2 map. The last feature map is
+    flattened into ``Linear(channels[-1] * h * w, num_classes)``; the loss applies
+    the softmax. With batch norm the convolutions have no bias: the normalization
+    subtracts the per-channel mean, which would cancel it. Layers are named
+    ``conv1, batchnorm1, relu1, pool1, ..., flatten, linear``.
+
+    With the defaults it has 6,138 parameters (6,090 without batch norm) and
+    trains to about 95% test accuracy on the digits in a few epochs on a CPU.
+
+    Args:
+        channels: output channels of each conv block (default ``(16, 32)``).
+        batch_norm: add ``BatchNorm2d`` after each convolution (default ``True``);
+            ``False`` gives the same network without it (and with conv biases).
+        num_classes: number of outputs (default 10).
+        image_size: height = width of the input images (default 8).
+        in_channels: channels of the input images (default 1).
+        seed: seed for the weights (default ``None``: the global generator).
+        device: where to put the parameters (default: the CPU).
+
+    Returns:
+        An ``nn.Sequential`` mapping ``(N, in_channels, image_size, image_size)``
+        to ``(N, num_classes)`` logits.
+
+    Example:
+        >>> net = cnn(seed=0)
+        >>> net(torch.zeros(4, 1, 8, 8)).shape
+        torch.Size([4, 10])
+    """
+    channels = [int(width) for width in channels]
+    if not channels or any(width < 1 for width in channels):
+        raise ValueError(f"channels needs at least one positive width, got {channels}")
+    if num_classes < 1 or image_size < 1 or in_channels < 1:
+        raise ValueError(
+            "num_classes, image_size and in_channels must be positive, got "
+            f"{num_classes}, {image_size}, {in_channels}"
+        )
+
+    def build() -> nn.Sequential:
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        size, previous = image_size, in_channels
+        for index, width in enumerate(channels, start=1):
+            layers[f"conv{index}"] = nn.Conv2d(
+                previous, width, kernel_size=3, padding=1, bias=not batch_norm
+            )
+            if batch_norm:
+                layers[f"batchnorm{index}"] = nn.BatchNorm2d(width)
+            layers[f"relu{index}"] = nn.ReLU()
+            if index <= 2 and size >= 2:
+                layers[f"pool{index}"] = nn.MaxPool2d(2)
+                size //= 2
+            previous = width
+        layers["flatten"] = nn.Flatten()
+        layers["linear"] = nn.Linear(previous * size * size, num_classes)
+        return nn.Sequential(layers)
+
+    return _seeded_build(build, seed, device)

@@ -1,6 +1,6 @@
 r"""Trajectory quizzes: which hyperparameter was varied across these panels?
 
-Each quiz runs one optimizer (AdamW, or SGD with momentum) from the same start on
+Each quiz runs one optimizer (plain gradient descent, SGD with momentum, or AdamW) from the same start on
 the same loss surface two or three times, changing exactly one hyperparameter, and
 draws one panel per run with the titles hidden. The reader names the hyperparameter
 and says what in the picture gave it away; :meth:`TrajectoryQuiz.check` answers with
@@ -178,6 +178,43 @@ _SGD_MOMENTUM = _QuizOptimizer(
     ),
 )
 
+_GRADIENT_DESCENT = _QuizOptimizer(
+    title="Gradient descent",
+    optimizer_cls=torch.optim.SGD,
+    base={"lr": 0.08, "weight_decay": 0.0},
+    steps=60,
+    parameters=(
+        QuizParameter(
+            "lr", "learning rate lr", (0.02, 0.08, 0.28),
+            "The dots (one per step) are spaced ever wider: the smallest learning rate creeps down the "
+            "gradient and stops far short of the minimum, the largest jumps across the narrow direction "
+            "of the valley at every step, a zig-zag that still converges because lr stays below "
+            "2 / (largest curvature).",
+            "the dots would be spaced differently from panel to panel: a slow creep for a small lr, a "
+            "zig-zag across the valley for a large one",
+            ("learning rate", "learning_rate", "η", "eta"),
+        ),
+        QuizParameter(
+            "weight_decay", "L2 penalty (weight decay)", (0.0, 0.5, 2.0),
+            "The paths end away from the star (the least-squares minimum), closer to the origin (0, 0) "
+            "the larger the penalty: each panel converges to the minimum of a different objective, "
+            "the loss plus the penalty, whose minimum is pulled towards zero.",
+            "the end points would move off the minimum towards the origin (0, 0) as the penalty grows",
+            ("weight decay", "wd", "λ", "lambda", "l2", "penalty"),
+        ),
+        QuizParameter(
+            "steps", "number of steps", (2, 8, 60),
+            "The paths are the same path, cut after more and more steps: the dots sit at the same places "
+            "in every panel, and the short runs simply stop before the minimum. Stopping early keeps "
+            "the parameters close to where they started, which is why early stopping acts a little "
+            "like a penalty.",
+            "the panels would show one and the same path, with the same dots, stopped after fewer or "
+            "more steps",
+            ("steps", "iterations", "epochs", "early stopping"),
+        ),
+    ),
+)
+
 # (landscape, start offset from its minimum): eight settings, a number coprime with 5 and 3.
 # The starts are off the diagonals through the minimum, so that Adam's sign-like first
 # steps and the gradient's direction differ and the paths bend.
@@ -195,7 +232,9 @@ _SETTINGS: tuple[tuple[dict[str, float], tuple[float, float]], ...] = (
 )
 
 #: The quizzes' optimizers by name.
-QUIZ_OPTIMIZERS: dict[str, _QuizOptimizer] = {"adamw": _ADAMW, "sgd_momentum": _SGD_MOMENTUM}
+QUIZ_OPTIMIZERS: dict[str, _QuizOptimizer] = {
+    "adamw": _ADAMW, "sgd_momentum": _SGD_MOMENTUM, "gradient_descent": _GRADIENT_DESCENT,
+}
 
 _counter = itertools.count()
 
@@ -214,8 +253,9 @@ class TrajectoryQuiz:
     Args:
         seed: chooses the varied hyperparameter, the landscape and the start (see the
             module docstring); the same seed always gives the same quiz.
-        optimizer: ``"adamw"`` (vary lr, beta1, beta2, weight decay or eps) or
-            ``"sgd_momentum"`` (vary lr, momentum or weight decay).
+        optimizer: ``"adamw"`` (vary lr, beta1, beta2, weight decay or eps),
+            ``"sgd_momentum"`` (vary lr, momentum or weight decay) or
+            ``"gradient_descent"`` (vary lr, the L2 penalty or the number of steps).
         varied: force the varied hyperparameter (a key such as ``"beta1"``).
         landscape: force the landscape.
         start: force the start point.
@@ -271,9 +311,11 @@ class TrajectoryQuiz:
         self.optimizer_cls = optimizer_cls or self.spec.optimizer_cls
         self.steps = steps or self.spec.steps
         fixed = {k: v for k, v in self.spec.base.items() if k != parameter.key}
+        if parameter.key != "steps":
+            fixed["steps"] = self.steps
         self.trajectories: list[Trajectory] = compare(
             self.optimizer_cls, self.landscape, parameter.key, list(parameter.values),
-            steps=self.steps, start=self.start, **fixed,
+            start=self.start, **fixed,
         )
         self.choices: list[tuple[str, str]] = [(p.key, p.label) for p in parameters]
         self.uid = f"trajquiz-{key}-{self.seed}-{next(_counter)}"

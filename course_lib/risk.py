@@ -8,6 +8,7 @@ check against ``torch.autograd``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Callable
 
 import torch
@@ -21,6 +22,8 @@ __all__ = [
     "ridge_solution",
     "GDResult",
     "gradient_descent",
+    "BiasVariance",
+    "ridge_bias_variance",
 ]
 
 
@@ -174,3 +177,115 @@ def gradient_descent(
         weights.append(w)
         biases.append(b)
     return GDResult(w=w, b=b, losses=torch.stack(losses), weights=torch.stack(weights), biases=torch.stack(biases))
+
+
+@dataclass(frozen=True)
+class BiasVariance:
+    r"""Errors of ridge regression against :math:`\lambda`, averaged over many training sets.
+
+    Attributes:
+        lams: the penalties, increasing.
+        train_error: mean squared error on its own training set, averaged over the sets.
+        test_error: expected squared error on a fresh noisy sample,
+            ``bias_squared + variance + noise``.
+        bias_squared: :math:`\operatorname{mean}_x (\bar f(x) - f(x))^2`, where
+            :math:`\bar f` averages the fitted functions over the training sets and
+            :math:`f` is the true one.
+        variance: :math:`\operatorname{mean}_x \operatorname{Var}_D \hat f_D(x)`, how much
+            the fit changes from one training set to the next.
+        noise: :math:`\sigma^2`, the error even the true function makes.
+        best_lam: the penalty with the smallest ``test_error``.
+    """
+
+    lams: torch.Tensor
+    train_error: torch.Tensor
+    test_error: torch.Tensor
+    bias_squared: torch.Tensor
+    variance: torch.Tensor
+    noise: float
+
+    @property
+    def best_lam(self) -> float:
+        return float(self.lams[self.test_error.argmin()])
+
+
+def ridge_bias_variance(
+    lams: Sequence[float] | torch.Tensor,
+    *,
+    n_train: int = 30,
+    n_features: int = 20,
+    noise_std: float = 1.0,
+    training_sets: int = 200,
+    n_test: int = 1000,
+    seed: int = 0,
+) -> BiasVariance:
+    r"""The bias-variance decomposition of ridge regression, measured over many training sets.
+
+    Data come from :func:`course_lib.data.make_regression`: one true function
+    :math:`f(x) = x^\top w^\star + b`, ``training_sets`` independent training sets
+    :math:`D` of ``n_train`` noisy samples each, and ``n_test`` test inputs. For every
+    :math:`\lambda` and every set, :func:`ridge_solution` fits :math:`\hat f_D`. At a test
+    input the expected squared error against a fresh target :math:`y = f(x) + \varepsilon`
+    splits exactly into three parts,
+
+    .. math::
+        \mathbb E_{D, \varepsilon}\big(\hat f_D(x) - y\big)^2
+        = \underbrace{\big(\bar f(x) - f(x)\big)^2}_{\text{bias}^2}
+        + \underbrace{\mathbb E_D\big(\hat f_D(x) - \bar f(x)\big)^2}_{\text{variance}}
+        + \underbrace{\sigma^2}_{\text{noise}},
+        \qquad \bar f(x) = \mathbb E_D \hat f_D(x),
+
+    here with :math:`\mathbb E_D` the average over the drawn sets (so the identity holds
+    to rounding). A larger :math:`\lambda` pulls every fit towards a constant: the
+    variance falls and the bias grows.
+
+    Args:
+        lams: the penalties :math:`\lambda \ge 0`.
+        n_train: samples per training set (default 30).
+        n_features: input dimension (default 20).
+        noise_std: :math:`\sigma` (default 1).
+        training_sets: how many training sets are drawn (default 200).
+        n_test: test inputs the errors are averaged over (default 1000).
+        seed: seed of the true weights and of every set.
+
+    Returns:
+        A :class:`BiasVariance`, computed in float64.
+    """
+    from course_lib.data import make_regression
+
+    lams = torch.as_tensor(lams, dtype=torch.float64).reshape(-1)
+    if lams.numel() == 0 or bool((lams < 0).any()):
+        raise ValueError(f"lams must be non-empty and >= 0, got {lams.tolist()}")
+    if training_sets < 2:
+        raise ValueError(f"training_sets must be >= 2 to measure a variance, got {training_sets}")
+    truth = make_regression(n_test, n_features, noise_std=noise_std, seed=seed, dtype=torch.float64)
+    f_test = truth.X @ truth.weight + truth.bias
+    samples = [
+        make_regression(
+            n_train, n_features, noise_std=noise_std, weight=truth.weight, bias=truth.bias,
+            seed=seed + 1 + r, dtype=torch.float64,
+        )
+        for r in range(training_sets)
+    ]
+    X = torch.stack([sample.X for sample in samples])  # (sets, n_train, d)
+    y = torch.stack([sample.y for sample in samples])
+    # ridge_solution for every set at once: centre, then solve the normal equations.
+    x_mean, y_mean = X.mean(dim=1, keepdim=True), y.mean(dim=1, keepdim=True)
+    Xc, yc = X - x_mean, y - y_mean
+    gram = Xc.transpose(1, 2) @ Xc / n_train
+    moment = (Xc.transpose(1, 2) @ yc.unsqueeze(2) / n_train).squeeze(2)
+    eye = torch.eye(n_features, dtype=torch.float64)
+    predictions = torch.empty(len(lams), training_sets, n_test, dtype=torch.float64)
+    train_error = torch.empty(len(lams), dtype=torch.float64)
+    for i, lam in enumerate(lams.tolist()):
+        w = torch.linalg.solve(gram + lam * eye, moment)  # (sets, d)
+        b = y_mean.squeeze(1) - (x_mean.squeeze(1) * w).sum(dim=1)
+        predictions[i] = w @ truth.X.T + b[:, None]
+        fitted = (X @ w.unsqueeze(2)).squeeze(2) + b[:, None]
+        train_error[i] = ((fitted - y) ** 2).mean()
+    mean_prediction = predictions.mean(dim=1)
+    bias_squared = ((mean_prediction - f_test) ** 2).mean(dim=1)
+    variance = predictions.var(dim=1, correction=0).mean(dim=1)
+    noise = noise_std**2
+    test_error = ((predictions - f_test) ** 2).mean(dim=(1, 2)) + noise
+    return BiasVariance(lams, train_error, test_error, bias_squared, variance, noise)

@@ -132,3 +132,50 @@ def test_new_figure_when_no_axes_is_given():
     ax = plots.plot_loss_curves({"a": [1.0, 0.5]})
     assert ax.figure in [plt.figure(n) for n in plt.get_fignums()]
     plt.close("all")
+
+
+def _tuning(lrs, scores, metric="val_loss"):
+    from course_lib.workloads import LRTuning
+
+    scores = torch.tensor(scores, dtype=torch.float64)
+    return LRTuning(torch.tensor(lrs, dtype=torch.float64), (0, 1), scores, metric,
+                    torch.isinf(scores), lambda params, lr: torch.optim.SGD(params, lr=lr))
+
+
+def test_lr_tuning_marks_best_edges_and_diverged_rates(ax):
+    inside = _tuning([0.01, 0.1, 1.0], [[0.9, 0.8], [0.2, 0.3], [math.inf, math.inf]])
+    edge = _tuning([0.01, 0.1, 1.0], [[0.9, 0.8], [0.5, 0.4], [0.2, 0.1]])
+    plots.plot_lr_tuning({"sgd": inside, "adam": edge}, ax)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sgd", "adam (edge)"]
+    mean_line = ax.get_lines()[0]
+    np.testing.assert_allclose(mean_line.get_xdata(), [0.01, 0.1])  # the diverged rate is cut
+    np.testing.assert_allclose(mean_line.get_ydata(), [0.85, 0.25])
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert [(line.get_xdata()[0], line.get_markerfacecolor() == "none") for line in stars] == [
+        (0.1, False), (1.0, True)]
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [1.0]
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "val loss"
+
+
+def test_recipe_curves_mean_band_and_smoothing(ax):
+    from course_lib.experiments import ExperimentResult
+    from course_lib.workloads import RecipeComparison, TrainResult
+
+    def run(losses):
+        losses = torch.tensor(losses, dtype=torch.float64)
+        one = torch.ones(1, dtype=torch.float64)
+        return TrainResult(losses, losses, one, one, one, one, 0.0, False, 0, torch.nn.Identity())
+
+    runs = {"a": [run([4.0, 2.0, 1.0, 1.0]), run([2.0, 2.0, 1.0, 3.0])],
+            "b": [run([1.0, 1.0, 1.0, 1.0]), run([1.0, 1.0, 1.0, 1.0])]}
+    scores = {name: torch.ones(2, dtype=torch.float64) for name in runs}
+    comparison = RecipeComparison(runs, (0, 1), "test_accuracy", ExperimentResult(scores))
+    plots.plot_recipe_curves(comparison, ax=ax, smooth=2)
+    first, second = ax.get_lines()
+    np.testing.assert_allclose(first.get_ydata(), [2.5, 1.5])  # window means, then seed mean
+    np.testing.assert_allclose(first.get_xdata(), [1.0, 3.0])
+    assert first.get_linestyle() != second.get_linestyle()
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "step"
+    with pytest.raises(ValueError, match="smooth"):
+        plots.plot_recipe_curves(comparison, ax=ax, smooth=0)

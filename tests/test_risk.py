@@ -90,3 +90,38 @@ def test_gradient_descent_diverges_when_lr_is_too_large():
     slow, fast = (risk.gradient_descent(d.X, d.y, lr=lr, steps=40).losses for lr in (0.1, 1.5))
     assert slow[-1] < slow[0]
     assert fast[-1] > 100 * fast[0]
+
+
+def test_bias_variance_decomposition_is_exact_and_matches_ridge_solution():
+    lams = [0.0, 0.1, 1.0, 100.0]
+    result = risk.ridge_bias_variance(lams, n_train=15, n_features=5, noise_std=2.0,
+                                      training_sets=4, n_test=50, seed=3)
+    assert_close(result.test_error, result.bias_squared + result.variance + 4.0)
+    # The batched solve is ridge_solution, set by set.
+    truth = data.make_regression(50, 5, noise_std=2.0, seed=3, dtype=torch.float64)
+    f_test = truth.X @ truth.weight + truth.bias
+    for i, lam in enumerate(lams):
+        train_errors, predictions = [], []
+        for r in range(4):
+            sample = data.make_regression(15, 5, noise_std=2.0, weight=truth.weight,
+                                          bias=truth.bias, seed=4 + r, dtype=torch.float64)
+            w, b = risk.ridge_solution(sample.X, sample.y, lam)
+            train_errors.append(((sample.X @ w + b - sample.y) ** 2).mean())
+            predictions.append(truth.X @ w + b)
+        predictions = torch.stack(predictions)
+        assert_close(result.train_error[i], torch.stack(train_errors).mean())
+        assert_close(result.bias_squared[i], ((predictions.mean(0) - f_test) ** 2).mean())
+        assert_close(result.variance[i], predictions.var(0, correction=0).mean())
+
+
+def test_bias_grows_variance_shrinks_and_the_best_lambda_is_inside():
+    lams = torch.logspace(-3, 2, 11, dtype=torch.float64)
+    result = risk.ridge_bias_variance(lams, noise_std=3.0, training_sets=100)
+    assert result.train_error.diff().min() > 0, "a larger penalty never fits the training set better"
+    assert result.bias_squared[-1] > 50 * result.bias_squared[0]
+    assert result.variance[0] > 10 * result.variance[-1]
+    assert lams[0] < result.best_lam < lams[-1]
+    with pytest.raises(ValueError, match="lams"):
+        risk.ridge_bias_variance([-1.0])
+    with pytest.raises(ValueError, match="training_sets"):
+        risk.ridge_bias_variance([1.0], training_sets=1)

@@ -272,6 +272,10 @@ def test_exactly_one_hyperparameter_differs_between_panels(optimizer):
     for parameter in spec.parameters:
         quiz = TrajectoryQuiz(seed=0, optimizer=optimizer, varied=parameter.key)
         settings = [t.hyperparameters for t in quiz.trajectories]
+        if parameter.key == "steps":
+            assert [len(t.losses) - 1 for t in quiz.trajectories] == list(parameter.values)
+            assert all(setting == spec.base for setting in settings)
+            continue
         key = "betas" if parameter.key.startswith("beta") else parameter.key
         for setting in settings:
             others = {k: v for k, v in setting.items() if k != key}
@@ -312,6 +316,14 @@ GIVEAWAYS = {
     and strictly([path_length(p) for p in paths], increasing=False),
     ("sgd_momentum", "lr"): lambda paths, q: strictly([first_step(p) for p in paths]),
     ("sgd_momentum", "momentum"): lambda paths, q: strictly([path_length(p) for p in paths]),
+    ("gradient_descent", "lr"): lambda paths, q: strictly([first_step(p) for p in paths]),
+    ("gradient_descent", "weight_decay"): lambda paths, q: strictly(
+        [float((p[-1] - q.landscape.minimum).norm()) for p in paths])
+    and strictly([float(p[-1].norm()) for p in paths], increasing=False),
+    # one path cut ever later: shorter paths are prefixes of the longest
+    ("gradient_descent", "steps"): lambda paths, q: all(
+        torch.equal(p, paths[-1][: len(p)]) for p in paths)
+    and strictly([float((p[-1] - q.landscape.minimum).norm()) for p in paths], increasing=False),
     ("sgd_momentum", "weight_decay"): lambda paths, q: strictly(
         [float((p[-1] - q.landscape.minimum).norm()) for p in paths])
     and strictly([float(p[-1].norm()) for p in paths], increasing=False),
@@ -325,7 +337,11 @@ def test_every_quiz_setting_shows_its_giveaway(optimizer, varied):
         paths = [t.path for t in quiz.trajectories]
         assert not any(t.diverged for t in quiz.trajectories)
         assert GIVEAWAYS[optimizer, varied](paths, quiz), f"setting {setting}: the panels do not show it"
-        assert float((paths[0] - paths[-1]).norm(dim=1).max()) > 0.3  # first and last panel visibly differ
+        # first and last panel visibly differ (cut paths: where they end)
+        if varied == "steps":
+            assert float((paths[0][-1] - paths[-1][-1]).norm()) > 0.3
+        else:
+            assert float((paths[0] - paths[-1]).norm(dim=1).max()) > 0.3
 
 
 def test_check_right_answer_explains_and_names_the_values():

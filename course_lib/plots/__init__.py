@@ -15,6 +15,8 @@ it draws up to the last finite value and marks where the run diverged.
 * :mod:`~course_lib.plots.schedules`: :func:`plot_schedules`, :func:`plot_lr_finder`.
 * :mod:`~course_lib.plots.layers`: per-layer statistics of a network.
 * :mod:`~course_lib.plots.intervals`: confidence intervals of repeated experiments.
+* :mod:`~course_lib.plots.tuning`: learning-rate grids and recipes' curves on the real
+  network (:mod:`course_lib.workloads`).
 
 The topic modules compute; only this package draws.
 """
@@ -36,6 +38,7 @@ from .style import (
     style,
 )
 from .trajectories import plot_panels, plot_trajectories
+from .tuning import LINE_STYLES, plot_lr_tuning, plot_recipe_curves
 
 __all__ = [
     "PATH_COLORS",
@@ -59,4 +62,7 @@ __all__ = [
     "plot_histograms",
     "plot_histogram_evolution",
     "plot_intervals",
+    "LINE_STYLES",
+    "plot_lr_tuning",
+    "plot_recipe_curves",
 ]

@@ -184,3 +184,75 @@ register(Check(
     ),
     hint="Start from w = 0, b = 0; record the loss, then repeat `steps` times: update, record.",
 ))
+
+
+# ---- 6. the largest stable learning rate -------------------------------------------------
+
+
+def _ridge_hessian(X, lam, *, data_factor=2.0, penalty_factor=2.0, bias_column=True,
+                   penalize_bias=False):
+    """The Hessian of the ridge objective in (w, b), with switches for the known mistakes."""
+    n, d = X.shape
+    columns = torch.cat([X, torch.ones(n, 1, dtype=X.dtype)], dim=1) if bias_column else X
+    penalty = torch.ones(columns.shape[1], dtype=X.dtype)
+    if bias_column and not penalize_bias:
+        penalty[-1] = 0.0
+    return data_factor / n * columns.T @ columns + penalty_factor * lam * torch.diag(penalty)
+
+
+def _max_stable_lr(X, lam):
+    r"""2 / h_max for the Hessian :math:`\tfrac2n [X\ 1]^\top [X\ 1] + 2\lambda\,\mathrm{diag}(1, \dots, 1, 0)`."""
+    return 2.0 / torch.linalg.eigvalsh(_ridge_hessian(X.double(), lam)).max().item()
+
+
+def _stable_lr_wrong(factor: float = 2.0, which: str = "max", **hessian_switches):
+    def wrong(X, lam):
+        eigenvalues = torch.linalg.eigvalsh(_ridge_hessian(X.double(), lam, **hessian_switches))
+        h = eigenvalues.max() if which == "max" else eigenvalues.min()
+        return factor / h.item()
+    return wrong
+
+
+def _stable_lr_cases(hidden: bool) -> list[dict[str, Any]]:
+    gen = torch.Generator().manual_seed(606 if hidden else 6)
+    # (n, d, lam, feature offset): the offsets make the features uncentred, so the bias
+    # column couples to the weights; the visible cases have no penalty.
+    configs = [(100, 1, 0.0, 0.5), (40, 3, 0.0, 1.0)] if not hidden else [
+        (50, 2, 0.5, 1.0), (20, 1, 2.0, 0.0), (80, 4, 0.1, -2.0), (30, 3, 0.0, 0.3), (10, 5, 5.0, 1.5)]
+    cases = []
+    for i, (n, d, lam, offset) in enumerate(configs):
+        dtype = torch.float64 if hidden and i % 2 else torch.float32
+        scales = torch.linspace(0.5, 2.0, d, dtype=torch.float64)
+        X = offset + scales * torch.randn(n, d, generator=gen, dtype=torch.float64)
+        cases.append({"X": X.to(dtype), "lam": lam})
+    return cases
+
+
+register(Check(
+    name="risk.max_stable_lr",
+    reference=_max_stable_lr,
+    cases=_stable_lr_cases,
+    rtol=1e-4,
+    atol=1e-8,
+    describe=lambda case: f"X of shape {tuple(case['X'].shape)} ({case['X'].dtype}), lam={case['lam']}",
+    mistakes=(
+        Mistake("one_over_h", "you returned 1 / h_max, the rate that solves the steepest direction in one "
+                "step; gradient descent still converges up to 2 / h_max, where the factor 1 - lr * h_max "
+                "reaches -1.", _stable_lr_wrong(factor=1.0)),
+        Mistake("smallest_eigenvalue", "you used the smallest eigenvalue of the Hessian: the steepest "
+                "direction (the largest eigenvalue) is the first to diverge.", _stable_lr_wrong(which="min")),
+        Mistake("no_factor_two", "the Hessian of the mean of SQUARED errors is (2/n) A^T A, A = [X, 1]; "
+                "without the 2 your rate is twice too large.", _stable_lr_wrong(factor=4.0, data_factor=1.0,
+                                                                                penalty_factor=1.0)),
+        Mistake("no_bias_column", "the bias b is a parameter too: the Hessian is (d+1) x (d+1), built from "
+                "A = [X, 1] (a column of ones for b), and with uncentred features b and w interact.",
+                _stable_lr_wrong(bias_column=False)),
+        Mistake("penalized_bias", "the penalty lam * sum(w_j**2) does not include b: add 2 * lam to the "
+                "diagonal entries of the weights only, not to the bias entry.",
+                _stable_lr_wrong(penalize_bias=True)),
+        Mistake("lam_not_doubled", "the second derivative of lam * w_j**2 is 2 * lam, not lam.",
+                _stable_lr_wrong(penalty_factor=1.0)),
+    ),
+    hint="Write the Hessian H of the ridge objective in (w, b) (it does not depend on w, b or y), "
+         "then return 2 / (largest eigenvalue of H), e.g. with torch.linalg.eigvalsh.",
+))
