@@ -614,7 +614,7 @@ register(Check(
                 "(N, C, H, W) batch norm has one mean and variance per channel, over N, H and W together "
                 "(m = N * H * W values).", _bn_backward_wrong("batch_axis_only")),
     ),
-    hint="With m values per channel, x_hat = (x - mean) / sqrt(var + eps): grad_bias = sum(grad_output), "
-         "grad_weight = sum(grad_output * x_hat), grad_input = weight / (m * sqrt(var + eps)) * (m * grad_output "
-         "- grad_bias - x_hat * grad_weight), sums over every axis but the channel axis 1.",
+    hint="Sums and statistics run over every axis but the channel axis 1 (m = N * H * W values per channel for "
+         "images); x reaches the loss through x_hat, through the mean and through the variance. Compare with "
+         "torch.autograd.grad on a small input of your own to find which path is off.",
 ))
