@@ -305,3 +305,44 @@ def test_zero_element_tensor_is_left_alone_with_a_warning() -> None:
         assert xavier_uniform_(empty) is empty
         assert kaiming_normal_(empty) is empty
     assert len(caught) == 2 and "no elements" in str(caught[0].message)
+
+
+def _variances_through(f, gain: float, layers: int, width: int = 512, seed: int = 0) -> list[float]:
+    """Pre-activation variance after each of ``layers`` random layers N(0, gain^2 / width),
+    from a unit-variance normal input."""
+    generator = torch.Generator().manual_seed(seed)
+    h = torch.randn(256, width, generator=generator, dtype=torch.float64)
+    variances = []
+    for _ in range(layers):
+        weight = torch.randn(width, width, generator=generator, dtype=torch.float64) * gain / width**0.5
+        h = f(h) @ weight.T
+        variances.append(h.var().item())
+    return variances
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "silu", "sigmoid", "leaky_relu(0.2)"])
+def test_the_gain_of_the_exercise_maps_unit_variance_to_unit_variance(activation):
+    """Assignment 7's activation_gain: one layer with weights N(0, gain^2 / fan_in) keeps a
+    unit variance (to sampling noise); gain 1 does not."""
+    from course_lib.grading import get_check
+    from course_lib.grading.checks.init import _GAIN_ACTIVATIONS
+
+    f = _GAIN_ACTIVATIONS[activation]
+    gain = get_check("init.activation_gain").reference(f)
+    # a few percent of sampling noise: the units share the weights of one random layer
+    assert _variances_through(f, gain, 1, width=2048)[0] == pytest.approx(1.0, abs=0.06)
+    assert abs(_variances_through(f, 1.0, 1, width=2048)[0] - 1.0) > 0.1
+
+
+def test_unit_variance_is_a_stable_fixed_point_for_relu_and_tanh_and_not_for_gelu():
+    """What the notebook says after the gain part: over 30 layers the ReLU keeps the variance
+    (it is homogeneous; finite width makes it wander a little), tanh pulls it back to 1,
+    GELU pushes it away."""
+    from course_lib.grading import get_check
+    from course_lib.grading.checks.init import _GAIN_ACTIVATIONS
+
+    gain_of = get_check("init.activation_gain").reference
+    relu, tanh, gelu = (_GAIN_ACTIVATIONS[name] for name in ("relu", "tanh", "gelu"))
+    assert 0.7 < _variances_through(relu, gain_of(relu), 30)[-1] < 1.45
+    assert _variances_through(tanh, gain_of(tanh), 30)[-1] == pytest.approx(1.0, abs=0.05)
+    assert _variances_through(gelu, gain_of(gelu), 30)[-1] > 2.0
