@@ -192,6 +192,7 @@ from .experiments import (
     subsample_splits as subsample_splits,
     ExperimentResult as ExperimentResult,
     repeated_subsampling as repeated_subsampling,
+    widen_grid as widen_grid,
 )
 from .workloads import (
     Split as Split,
@@ -225,6 +226,8 @@ from .trajectories import (
     hyperparameter_names as hyperparameter_names,
     VARY_ALIASES as VARY_ALIASES,
     fit_limits as fit_limits,
+    LRSweep as LRSweep,
+    sweep_lr as sweep_lr,
 )
 from .plots import (
     PATH_COLORS as PATH_COLORS,

@@ -29,6 +29,7 @@ __all__ = [
     "subsample_splits",
     "ExperimentResult",
     "repeated_subsampling",
+    "widen_grid",
 ]
 
 Scorer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int], float]
@@ -253,3 +254,32 @@ def repeated_subsampling(
     )
 
 
+
+
+def widen_grid(grid: Sequence[float], best_index: int) -> list[float]:
+    """A geometric grid grown by one point beyond the edge where the best value sits.
+
+    A best value at the edge of a grid says nothing about the values beyond it; the
+    new point continues the grid at the ratio of its two outermost points on that
+    side. Used by the learning-rate searches of :mod:`course_lib.workloads` and
+    :mod:`course_lib.trajectories`.
+
+    Args:
+        grid: increasing positive values (at least two).
+        best_index: the index of the best value, ``0`` or ``len(grid) - 1``.
+
+    Returns:
+        A new list, one point longer.
+
+    Example:
+        >>> widen_grid([0.01, 0.1, 1.0], 2)
+        [0.01, 0.1, 1.0, 10.0]
+    """
+    values = [float(value) for value in grid]
+    if len(values) < 2 or any(b <= a for a, b in zip(values, values[1:])) or values[0] <= 0:
+        raise ValueError(f"grid must hold at least two increasing positive values, got {values}")
+    if best_index == 0:
+        return [values[0] * values[0] / values[1], *values]
+    if best_index == len(values) - 1:
+        return [*values, values[-1] * values[-1] / values[-2]]
+    raise ValueError(f"best_index {best_index} is inside the grid: there is nothing to widen")

@@ -35,6 +35,7 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from course_lib.experiments import widen_grid
 from course_lib.landscapes import Landscape, make_landscape
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "hyperparameter_names",
     "VARY_ALIASES",
     "fit_limits",
+    "LRSweep",
+    "sweep_lr",
 ]
 
 #: Constructor arguments that switch implementations rather than change the maths.
@@ -394,3 +397,108 @@ def fit_limits(
     pad = (high - low) * margin
     low, high = low - pad, high + pad
     return (float(low[0]), float(high[0])), (float(low[1]), float(high[1]))
+
+
+@dataclass
+class LRSweep:
+    """The runs of :func:`sweep_lr`, one per learning rate, and the best of them.
+
+    Attributes:
+        runs: one :class:`Trajectory` per rate, in increasing order of ``lr``.
+        lrs: the rates, increasing (including points added by widening).
+        scores: the final loss of each run (``inf`` for a diverged run).
+        best_index: the index of the lowest score.
+    """
+
+    runs: list[Trajectory]
+    lrs: list[float]
+    scores: list[float]
+    best_index: int
+
+    @property
+    def best(self) -> Trajectory:
+        """The run with the lowest final loss."""
+        return self.runs[self.best_index]
+
+    @property
+    def best_lr(self) -> float:
+        return self.lrs[self.best_index]
+
+    @property
+    def inside(self) -> bool:
+        """Whether the best rate has a rate of the grid on each side."""
+        return 0 < self.best_index < len(self.lrs) - 1
+
+
+def _final_loss(trajectory: Trajectory, unstable_above: float) -> float:
+    losses = trajectory.losses
+    value = losses[-1].item()
+    if trajectory.diverged or not math.isfinite(value):
+        return math.inf
+    if bool((losses > unstable_above * losses[0]).any()):
+        return math.inf
+    return value
+
+
+def sweep_lr(
+    optimizer_cls: type[Optimizer],
+    landscape: Landscape | str,
+    lrs: Sequence[float],
+    *,
+    widen: int = 0,
+    unstable_above: float = math.inf,
+    **fixed: Any,
+) -> LRSweep:
+    """Run an optimizer at several learning rates and keep the one with the lowest final loss.
+
+    As :func:`course_lib.workloads.tune_lr` does for the real network, a best rate at an
+    edge of the grid is not trusted: with ``widen = k`` the grid grows up to ``k`` times
+    by one point beyond that edge (:func:`course_lib.experiments.widen_grid`), and
+    :attr:`LRSweep.inside` says whether the best rate ended up inside.
+
+    On some problems a larger rate keeps winning however large it gets (per-coordinate
+    methods on a quadratic aligned with the axes converge faster the farther their first
+    steps throw them). ``unstable_above`` turns such wild runs into losers: a run whose
+    loss ever exceeds ``unstable_above`` times its starting loss scores ``inf``, like a
+    diverged one.
+
+    Args:
+        optimizer_cls: the optimizer class.
+        landscape: the landscape (or its short name).
+        lrs: the learning rates to try (at least two; sorted here).
+        widen: how many points the grid may grow by (default 0).
+        unstable_above: a run whose loss rises above this multiple of its starting loss
+            counts as unstable (default ``inf``: only divergence counts).
+        **fixed: everything else, passed to :func:`run` (``steps``, ``momentum``, ...).
+
+    Returns:
+        An :class:`LRSweep`.
+
+    Example:
+        >>> sweep = sweep_lr(torch.optim.SGD, "rosenbrock", [1e-4, 1e-3, 1e-2], steps=200)
+        >>> sweep.best_lr, sweep.inside  # doctest: +SKIP
+    """
+    if "lr" in fixed:
+        raise ValueError("lr is swept, so it cannot also be fixed")
+    grid = sorted({float(lr) for lr in lrs})
+    if len(grid) < 2 or grid[0] <= 0:
+        raise ValueError(f"lrs needs at least two distinct positive rates, got {list(lrs)}")
+    landscape = make_landscape(landscape)
+    done: dict[float, Trajectory] = {}
+
+    def sweep() -> LRSweep:
+        for lr in grid:
+            if lr not in done:
+                done[lr] = run(optimizer_cls, landscape, lr=lr, **fixed)
+        runs = [done[lr] for lr in grid]
+        scores = [_final_loss(trajectory, unstable_above) for trajectory in runs]
+        best = min(range(len(grid)), key=scores.__getitem__)
+        return LRSweep(runs, list(grid), scores, best)
+
+    result = sweep()
+    for _ in range(widen):
+        if result.inside:
+            break
+        grid = widen_grid(grid, result.best_index)
+        result = sweep()
+    return result

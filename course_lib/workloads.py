@@ -34,7 +34,12 @@ from torch import nn
 
 from course_lib.data import batches
 from course_lib.device import default_device
-from course_lib.experiments import ExperimentResult, Interval, subsample_splits
+from course_lib.experiments import (
+    ExperimentResult,
+    Interval,
+    subsample_splits,
+    widen_grid,
+)
 
 __all__ = [
     "Split",
@@ -579,10 +584,7 @@ def tune_lr(
         for _ in range(widen):
             if tuning.inside:
                 break
-            if tuning.best_index == 0:
-                grid.insert(0, grid[0] * grid[0] / grid[1])
-            else:
-                grid.append(grid[-1] * grid[-1] / grid[-2])
+            grid = widen_grid(grid, tuning.best_index)
             bar.total += len(seeds)
             tuning = run_missing()
     finally:
@@ -599,12 +601,15 @@ class Recipe:
         optimizer_fn: ``params -> optimizer`` (e.g. :attr:`LRTuning.optimizer_fn`).
         scheduler_fn: ``optimizer -> scheduler`` (default none).
         scheduler_interval: ``"step"`` or ``"epoch"`` (see :func:`train`).
+        batch_size: samples per step for this recipe (default ``None``: the
+            ``batch_size`` given to :func:`compare_recipes`).
     """
 
     model_fn: ModelFn
     optimizer_fn: OptimizerFn
     scheduler_fn: SchedulerFn | None = None
     scheduler_interval: str = "step"
+    batch_size: int | None = None
 
 
 @dataclass
@@ -705,7 +710,7 @@ def compare_recipes(
         recipes: name -> :class:`Recipe` (at least one).
         data: the splits.
         epochs: epochs per run.
-        batch_size: samples per step (default 64).
+        batch_size: samples per step (default 64), unless a recipe sets its own.
         seeds: the seeds, shared by all recipes (at least two; default ``0..4``).
         metric: the score, a key of :data:`METRICS` (default ``"test_accuracy"``).
         level: confidence level of the intervals (default 0.95).
@@ -735,7 +740,8 @@ def compare_recipes(
             for name, recipe in recipes.items():
                 runs[name].append(train(
                     recipe.model_fn, recipe.optimizer_fn, data=data, epochs=epochs,
-                    batch_size=batch_size, seed=seed, scheduler_fn=recipe.scheduler_fn,
+                    batch_size=recipe.batch_size or batch_size, seed=seed,
+                    scheduler_fn=recipe.scheduler_fn,
                     scheduler_interval=recipe.scheduler_interval, device=device,
                 ))
                 bar.update()

@@ -175,3 +175,14 @@ def test_plot_intervals_draws_one_interval_per_recipe():
     dots = [line for line in ax.lines if line.get_marker() == "o"]
     assert sum(len(line.get_ydata()) for line in dots) == 30
     plt.close("all")
+
+
+def test_widen_grid_continues_the_ratio_at_the_edge():
+    from course_lib.experiments import widen_grid
+
+    assert widen_grid([0.01, 0.1, 1.0], 2) == pytest.approx([0.01, 0.1, 1.0, 10.0])
+    assert widen_grid([0.1, 0.3], 0) == pytest.approx([0.1 / 3, 0.1, 0.3])
+    with pytest.raises(ValueError, match="inside"):
+        widen_grid([0.01, 0.1, 1.0], 1)
+    with pytest.raises(ValueError, match="increasing positive"):
+        widen_grid([0.1, 0.01], 0)

@@ -306,3 +306,32 @@ def test_fit_limits_hold_the_window_and_the_paths():
     huge = tr.run(torch.optim.SGD, landscape, steps=30, lr=2.5)  # diverges: capped, not followed
     (_, _), (y0, y1) = tr.fit_limits([huge], landscape, margin=0.0)
     assert y0 >= -9.0 and y1 <= 9.0
+
+
+def test_sweep_lr_keeps_the_lowest_final_loss_and_widens_at_an_edge():
+    from course_lib.landscapes import make_landscape
+    from course_lib.trajectories import sweep_lr
+
+    bowl = make_landscape("quadratic")
+    sweep = sweep_lr(torch.optim.SGD, bowl, [1e-4, 1e-3], steps=50)
+    assert sweep.best_lr == 1e-3 and not sweep.inside
+    assert [t.hyperparameters["lr"] for t in sweep.runs] == [1e-4, 1e-3]
+    widened = sweep_lr(torch.optim.SGD, bowl, [1e-4, 1e-3], steps=50, widen=10)
+    assert widened.inside
+    assert widened.lrs[:2] == [1e-4, 1e-3]
+    assert all(b / a == pytest.approx(10.0) for a, b in zip(widened.lrs, widened.lrs[1:]))
+    # the best run is the one with the lowest final loss; a diverged run scores inf
+    assert widened.scores[widened.best_index] == min(widened.scores)
+    assert widened.scores[-1] == math.inf and widened.runs[-1].diverged
+    # Adagrad on an axis-aligned bowl: the larger the rate, the lower the final loss,
+    # unless runs that first shoot far uphill are ruled out
+    steep = make_landscape("quadratic", condition=25)
+    wild = sweep_lr(torch.optim.Adagrad, steep, [1.0, 3.0, 9.0], steps=100)
+    tame = sweep_lr(torch.optim.Adagrad, steep, [1.0, 3.0, 9.0], steps=100,
+                    unstable_above=10.0)
+    assert wild.best_lr == 9.0 and tame.best_lr == 3.0 and tame.inside
+    assert tame.scores[2] == math.inf and tame.runs[2].losses.max() > 10 * tame.runs[2].losses[0]
+    with pytest.raises(ValueError, match="lr is swept"):
+        sweep_lr(torch.optim.SGD, bowl, [0.1, 1.0], lr=0.1)
+    with pytest.raises(ValueError, match="distinct positive"):
+        sweep_lr(torch.optim.SGD, bowl, [0.1])

@@ -332,6 +332,14 @@ def test_compare_recipes_on_the_real_network(small):
     assert "frozen" in comparison.table()
 
 
+def test_a_recipe_may_set_its_own_batch_size(small):
+    recipes = {"default": Recipe(cnn, sgd(0.05)), "small batches": Recipe(cnn, sgd(0.05),
+                                                                          batch_size=20)}
+    comparison = compare_recipes(recipes, data=small, epochs=1, seeds=(0, 1), device="cpu")
+    assert comparison.curves("default").shape == (2, steps_per_epoch(small, 64))
+    assert comparison.curves("small batches").shape == (2, steps_per_epoch(small, 20))
+
+
 def test_compare_recipes_rejects_bad_arguments(small):
     recipes = {"sgd": Recipe(cnn, sgd(0.1))}
     with pytest.raises(ValueError, match="two distinct seeds"):

@@ -408,3 +408,105 @@ register(Check(
     hint="losses[k] is the loss before step k+1; the optimizer's state_dict is saved and loaded into a new "
          "instance after `resume_at` steps. Skip parameters whose .grad is None.",
 ))
+
+
+# ---- 6. full-matrix AdaGrad ------------------------------------------------------------------
+
+
+def _full_adagrad(param, grad, G, lr, eps=1e-10, *, kind: str = ""):
+    """One full-matrix AdaGrad step, computed in float64; ``kind`` names a known mistake."""
+    g = grad.double()
+    new_G = G.double() if kind in ("old_G", "G_not_updated") else G.double() + torch.outer(g, g)
+    eye = torch.eye(g.numel(), dtype=torch.float64)
+    if kind == "diagonal_only":
+        step = g / (torch.diagonal(new_G).clamp(min=0).sqrt() + eps)
+    elif kind == "cholesky":
+        factor = torch.linalg.cholesky(new_G + 1e-12 * eye)
+        step = torch.linalg.solve(eps * eye + factor, g)
+    else:
+        eigenvalues, Q = torch.linalg.eigh(new_G)
+        eigenvalues = eigenvalues.clamp(min=0)
+        if kind == "eps_inside":
+            step = Q @ ((Q.T @ g) / (eigenvalues + eps).sqrt())
+        elif kind == "no_square_root":
+            step = Q @ ((Q.T @ g) / (eigenvalues + eps))
+        elif kind == "no_inverse":
+            step = Q @ ((Q.T @ g) * eigenvalues.sqrt())
+        else:
+            step = Q @ ((Q.T @ g) / (eigenvalues.sqrt() + eps))
+    if kind == "G_not_updated":
+        new_G = G.double()
+        eigenvalues, Q = torch.linalg.eigh(new_G + torch.outer(g, g))
+        step = Q @ ((Q.T @ g) / (eigenvalues.clamp(min=0).sqrt() + eps))
+    new_param = param.double() - lr * step
+    return new_param.to(param.dtype), new_G.to(param.dtype)
+
+
+def _full_adagrad_step(param, grad, G, lr, eps=1e-10):
+    r"""Full-matrix AdaGrad (Duchi, Hazan & Singer, 2011):
+    :math:`G_t = G_{t-1} + g g^\top`, :math:`\theta \leftarrow \theta - \eta\,(\epsilon I + G_t^{1/2})^{-1} g`,
+    with :math:`G^{1/2}` the symmetric square root. Returns ``(new_param, new_G)``."""
+    return _full_adagrad(param, grad, G, lr, eps)
+
+
+def _full_adagrad_wrong(kind: str):
+    return lambda param, grad, G, lr, eps=1e-10: _full_adagrad(param, grad, G, lr, eps, kind=kind)
+
+
+def _full_adagrad_cases(hidden: bool) -> list[dict[str, Any]]:
+    gen = torch.Generator().manual_seed(707 if hidden else 7)
+    # (dimension, number of past gradients in G, lr, eps); G = 0 is the first step. The
+    # visible cases use a tiny eps, where eps inside or outside the root hardly differ.
+    # With fewer past gradients than dimensions G + g g^T is singular, and a tiny eps
+    # divides the rounding errors of its null space: those cases are float64.
+    configs = [(3, 5, 0.1, 1e-10), (2, 0, 0.5, 1e-10)] if not hidden else [
+        (4, 7, 0.1, 1e-10), (3, 2, 0.05, 0.5), (5, 0, 0.2, 1e-8), (2, 4, 1.0, 2.0),
+        (6, 1, 0.01, 1e-10), (3, 6, 0.3, 0.1)]
+    cases = []
+    for i, (d, past, lr, eps) in enumerate(configs):
+        dtype = torch.float32 if past >= d + 1 else torch.float64
+        scales = torch.logspace(-1, 0.5, d, dtype=torch.float64)
+        history = torch.randn(past, d, generator=gen, dtype=torch.float64) * scales
+        G = history.T @ history
+        cases.append({
+            "param": torch.randn(d, generator=gen, dtype=torch.float64).to(dtype),
+            "grad": (torch.randn(d, generator=gen, dtype=torch.float64) * scales).to(dtype),
+            "G": G.to(dtype), "lr": lr, "eps": eps,
+        })
+    return cases
+
+
+register(Check(
+    name="adaptive.full_adagrad_step",
+    reference=_full_adagrad_step,
+    cases=_full_adagrad_cases,
+    call=lambda f, case: tuple(f(**case)),
+    rtol=1e-4,
+    atol=1e-5,
+    describe=lambda case: (f"param of shape {tuple(case['param'].shape)} ({case['param'].dtype}), G built "
+                           f"from {'no' if not case['G'].any() else 'some'} past gradients, "
+                           f"lr={case['lr']}, eps={case['eps']}"),
+    mistakes=(
+        Mistake("diagonal_only", "you used only the diagonal of G: that is ordinary (diagonal) AdaGrad. "
+                "Full-matrix AdaGrad multiplies by the inverse of eps * I + G^(1/2), the square root of the "
+                "whole matrix, which mixes the coordinates.", _full_adagrad_wrong("diagonal_only")),
+        Mistake("old_G", "the new outer product g g^T must be added to G BEFORE the step, as torch's Adagrad "
+                "adds g**2 to its sum before dividing.", _full_adagrad_wrong("old_G")),
+        Mistake("no_square_root", "you divided by eps * I + G instead of eps * I + G^(1/2): take the matrix "
+                "square root (eigendecomposition G = Q diag(l) Q^T, then Q diag(sqrt(l)) Q^T).",
+                _full_adagrad_wrong("no_square_root")),
+        Mistake("no_inverse", "you multiplied the gradient by G^(1/2); the step solves (eps * I + G^(1/2)) "
+                "step = g, i.e. multiplies by the INVERSE.", _full_adagrad_wrong("no_inverse")),
+        Mistake("cholesky", "the Cholesky factor L (G = L L^T) is not the square root that AdaGrad uses: "
+                "it is not symmetric, and L^-1 g depends on the order of the coordinates. Use the symmetric "
+                "square root Q diag(sqrt(l)) Q^T.", _full_adagrad_wrong("cholesky")),
+        Mistake("eps_inside", "eps belongs outside the root, (eps * I + G^(1/2))^-1 g, as in torch's "
+                "Adagrad (g / (sqrt(sum) + eps)); you used (G + eps * I)^(-1/2) g.",
+                _full_adagrad_wrong("eps_inside")),
+        Mistake("G_not_updated", "the returned G must include the new outer product g g^T: it is the state "
+                "the next step starts from.", _full_adagrad_wrong("G_not_updated")),
+    ),
+    hint="G_new = G + outer(grad, grad); with l, Q = torch.linalg.eigh(G_new), the symmetric square root is "
+         "Q @ diag(sqrt(l)) @ Q.T, and (eps * I + root)^-1 grad = Q @ ((Q.T @ grad) / (sqrt(l) + eps)) "
+         "(clamp l at 0 first); return (param - lr * step, G_new).",
+))

@@ -396,3 +396,79 @@ register(Check(
     hint="v = 0; repeat: v = momentum * v - lr * grad(theta + momentum * v); theta = theta + v; "
          "with grad(x) = A @ x - c. Return torch.stack([theta_0, ..., theta_steps]).",
 ))
+
+
+# ---- 5. Nesterov's rate on one eigendirection -------------------------------------------
+
+
+def _nesterov_matrix(lr, momentum, curvature, *, mu_in_step=None):
+    r"""torch's Nesterov SGD on :math:`\tfrac12 \lambda p^2` as a map of :math:`(p, b)`:
+    :math:`b_t = \mu b_{t-1} + \lambda p_{t-1}`,
+    :math:`p_t = p_{t-1} - \eta(\lambda p_{t-1} + \mu b_t)`."""
+    mu_in_step = momentum * momentum if mu_in_step is None else mu_in_step
+    return torch.tensor([[1 - lr * curvature * (1 + momentum), -lr * mu_in_step],
+                         [curvature, momentum]], dtype=torch.float64)
+
+
+def _nesterov_rate(lr, momentum, curvature):
+    """Spectral radius of the Nesterov map: the factor by which the error shrinks per step."""
+    return torch.linalg.eigvals(_nesterov_matrix(lr, momentum, curvature)).abs().max().item()
+
+
+def _heavy_ball_rate(lr, momentum, curvature):
+    matrix = torch.tensor([[1 + momentum - lr * curvature, -momentum], [1.0, 0.0]], dtype=torch.float64)
+    return torch.linalg.eigvals(matrix).abs().max().item()
+
+
+def _rate_wrong(kind: str):
+    def wrong(lr, momentum, curvature):
+        if kind == "heavy_ball":
+            return _heavy_ball_rate(lr, momentum, curvature)
+        matrix = _nesterov_matrix(lr, momentum, curvature,
+                                  mu_in_step=momentum if kind == "mu_not_squared" else None)
+        eigenvalues = torch.linalg.eigvals(matrix)
+        if kind == "real_part":
+            return eigenvalues.real.abs().max().item()
+        if kind == "signed_max":
+            return eigenvalues.real.max().item()
+        return eigenvalues.abs().max().item()
+    return wrong
+
+
+def _rate_cases(hidden: bool) -> list[dict[str, Any]]:
+    # (lr, momentum, curvature). The visible cases have real eigenvalues (an overdamped
+    # iteration, one with a negative root); the hidden ones add complex pairs (spirals),
+    # the edge of stability and diverging settings.
+    if not hidden:
+        configs = [(0.1, 0.3, 1.0), (1.5, 0.3, 1.0)]
+    else:
+        configs = [(1.2, 0.0, 1.0), (0.5, 0.9, 1.0), (0.05, 0.5, 2.0), (3.0, 0.9, 0.1),
+                   (2.0, 0.5, 1.0), (0.2, 0.99, 0.5), (1.9, 0.9, 0.75)]
+    return [{"lr": lr, "momentum": momentum, "curvature": curvature}
+            for lr, momentum, curvature in configs]
+
+
+register(Check(
+    name="momentum.nesterov_rate",
+    reference=_nesterov_rate,
+    cases=_rate_cases,
+    rtol=1e-5,
+    atol=1e-7,
+    mistakes=(
+        Mistake("heavy_ball", "this is the rate of heavy-ball momentum (the chapter's matrix "
+                "[[1 + mu - lr h, -mu], [1, 0]]); Nesterov's step adds mu * b_t after the buffer "
+                "update, p_t = p_(t-1) - lr * (g_t + mu * b_t), which changes the matrix.",
+                _rate_wrong("heavy_ball")),
+        Mistake("real_part", "when the eigenvalues are complex (the error spirals), the rate is their "
+                "modulus |z| = sqrt(re^2 + im^2), not the size of their real part; use .abs() of the "
+                "complex eigenvalues (torch.linalg.eigvals).", _rate_wrong("real_part")),
+        Mistake("signed_max", "the rate is the largest MODULUS |z| of the eigenvalues: a negative "
+                "eigenvalue (an error that flips sign every step) shrinks or grows by |z| too.",
+                _rate_wrong("signed_max")),
+        Mistake("mu_not_squared", "the buffer enters the step twice: b_t = mu * b_(t-1) + g_t and the "
+                "step uses mu * b_t, so b_(t-1) is multiplied by mu * mu in the update of p.",
+                _rate_wrong("mu_not_squared")),
+    ),
+    hint="Write one step of torch's Nesterov SGD on f(p) = curvature * p**2 / 2 as a linear map of the "
+         "state (p, b), a 2x2 matrix; return the largest |eigenvalue| (torch.linalg.eigvals(...).abs()).",
+))

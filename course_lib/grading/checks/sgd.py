@@ -7,6 +7,7 @@ another. The SGD step is compared with ``torch.optim.SGD`` itself.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -392,4 +393,51 @@ register(Check(
     ),
     hint="lx, ly = log(x), log(y); slope = sum((lx - mean lx)(ly - mean ly)) / sum((lx - mean lx)^2); "
          "intercept = mean ly - slope * mean lx.",
+))
+
+
+# ---- 7. the noise floor of constant-step SGD -----------------------------------------------
+
+
+def _noise_floor(lr, curvature, noise_std):
+    r"""Stationary :math:`\mathbb E\,\theta^2` of :math:`\theta \leftarrow \theta - \eta(h\theta + \sigma\xi)`:
+    the fixed point of :math:`m = (1 - \eta h)^2 m + \eta^2\sigma^2`."""
+    return lr * noise_std**2 / (curvature * (2.0 - lr * curvature))
+
+
+def _floor_cases(hidden: bool) -> list[dict[str, Any]]:
+    # (lr, curvature, noise_std); the visible cases have noise_std = 1, where the variance and
+    # the standard deviation of the noise are the same number.
+    configs = [(0.1, 1.0, 1.0), (0.5, 2.0, 1.0)] if not hidden else [
+        (0.05, 1.0, 2.0), (0.3, 3.0, 0.5), (1.5, 1.0, 1.0), (0.01, 10.0, 3.0), (0.9, 2.0, 0.1),
+        (0.2, 0.5, 1.7)]
+    return [{"lr": lr, "curvature": h, "noise_std": sigma} for lr, h, sigma in configs]
+
+
+register(Check(
+    name="sgd.noise_floor",
+    reference=_noise_floor,
+    cases=_floor_cases,
+    rtol=1e-6,
+    atol=1e-10,
+    mistakes=(
+        Mistake("small_lr_approximation", "this is the small-learning-rate approximation "
+                "lr * noise_std**2 / (2 * curvature): expand (1 - lr * h)**2 exactly, the lr**2 * h**2 "
+                "term matters when lr * h is not small.",
+                lambda lr, curvature, noise_std: lr * noise_std**2 / (2 * curvature)),
+        Mistake("linearized_square", "(1 - lr * h)**2 was replaced by 1 - lr * h; square it: the "
+                "fixed point of m = (1 - lr * h)**2 * m + lr**2 * noise_std**2.",
+                lambda lr, curvature, noise_std: lr * noise_std**2 / curvature),
+        Mistake("no_lr_squared", "the noise enters the update as lr * noise_std * xi, so each step adds "
+                "lr**2 * noise_std**2 to the variance, not noise_std**2.",
+                lambda lr, curvature, noise_std: noise_std**2 / (curvature * (2 - lr * curvature)) / lr),
+        Mistake("standard_deviation", "you returned the standard deviation of theta; the floor asked for "
+                "is its mean square E[theta**2] (no square root).",
+                lambda lr, curvature, noise_std: math.sqrt(_noise_floor(lr, curvature, noise_std))),
+        Mistake("noise_std_not_squared", "the variance of the noise term is noise_std**2: a step adds "
+                "lr**2 * noise_std**2 to E[theta**2], not lr**2 * noise_std.",
+                lambda lr, curvature, noise_std: lr * noise_std / (curvature * (2 - lr * curvature))),
+    ),
+    hint="Write E[theta_(t+1)**2] in terms of E[theta_t**2] (the noise is independent of theta_t and "
+         "has mean 0), then solve for the value that does not change from one step to the next.",
 ))
