@@ -159,3 +159,19 @@ def test_search_summaries_show_the_word_found_and_formulas_as_text(site, term):
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1200, 1280, 1440])
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_code_cells_do_not_scroll_sideways(site, chapter, width):
+    url, chromium = site
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    try:
+        tab.goto(f"{url}/{chapter}.html", wait_until="networkidle")
+        wide = tab.evaluate("Array.from(document.querySelectorAll('div.cell_input pre'))"
+                            ".filter(p => p.scrollWidth > p.clientWidth + 1)"
+                            ".map(p => p.innerText.split('\\n').reduce((a, b) => a.length > b.length ? a : b))")
+        assert not wide, f"{chapter} at {width} px: code cells that scroll sideways, longest lines: {wide[:3]}"
+    finally:
+        context.close()

@@ -1,8 +1,10 @@
 """The book's sources, read as text: what a reader would otherwise have to scroll sideways for.
 
-At its full width the text column of a page holds 88 characters of code (measured in
-Chromium: 744 px of a code cell's box for 8.43 px per character of the 14 px monospace
-font, with `book/_static/course.css`); a longer line scrolls sideways inside its cell.
+At its full width (a window of 1400 px or more) the text column of a page holds 88
+characters of code (measured in Chromium: 744 px of a code cell's box for 8.43 px per
+character of the 14 px monospace font); `book/_static/course.css` shrinks the font where the
+column is narrower, so that 88 characters fit there too (tests/test_book.py checks that no
+code cell scrolls sideways at 1200, 1280 and 1440 px). A longer line would scroll sideways.
 """
 
 from __future__ import annotations
