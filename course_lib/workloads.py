@@ -24,9 +24,10 @@ start from the same weights and see the same batches, which is what makes their
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -267,6 +268,20 @@ class TrainResult:
         return value
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(threads)`` inside the block (nothing when None)."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _evaluate(model: nn.Module, split: Split) -> tuple[float, float]:
     with torch.no_grad():
         logits = model(split.X)
@@ -340,20 +355,9 @@ def train(
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if scheduler_interval not in ("step", "epoch"):
         raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got {scheduler_interval!r}")
+    if cpu_threads is not None and cpu_threads < 1:
+        raise ValueError(f"cpu_threads must be >= 1 or None, got {cpu_threads}")
     device = torch.device(device) if device is not None else default_device()
-    if device.type == "cpu" and cpu_threads is not None:
-        if cpu_threads < 1:
-            raise ValueError(f"cpu_threads must be >= 1 or None, got {cpu_threads}")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(cpu_threads)
-        try:
-            return train(
-                model_fn, optimizer_fn, data=data, epochs=epochs, batch_size=batch_size,
-                seed=seed, scheduler_fn=scheduler_fn, scheduler_interval=scheduler_interval,
-                device=device, max_loss=max_loss, cpu_threads=None,
-            )
-        finally:
-            torch.set_num_threads(threads)
     per_epoch = steps_per_epoch(data, batch_size)
     data = data.to(device)
     total = epochs * per_epoch
@@ -364,7 +368,8 @@ def train(
     steps_done = 0
     diverged = False
     cuda_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
+    threads = cpu_threads if device.type == "cpu" else None
+    with torch.random.fork_rng(devices=cuda_devices), _torch_threads(threads):
         torch.manual_seed(seed)
         model = model_fn().to(device)
         optimizer = optimizer_fn(model.parameters())

@@ -1,10 +1,10 @@
-"""Every written answer has a rubric with point splits for the graders, and no student sees it.
+"""Written answers are graded by hand against a rubric that graders see and students do not.
 
-The rubric ends the model answer in the source notebook (``**Rubric (3 points; ...).**``
-and one bullet per criterion, ``- 1 point ...``). nbgrader replaces a written answer's whole
-cell when it releases the assignment; ``course autograde`` puts the rubric under the
-student's answer in the graded notebook that the formgrader shows, and ``course feedback``
-leaves it out (tests/test_assignments.py checks those two on a graded class).
+The rubric lives in the answer cell of the source notebook (`solutions/`), after the model
+answer, as a list of point splits. nbgrader replaces the whole answer cell with a stub when it
+releases the assignment, so the rubric must never reach `exercises/`. `course autograde` puts
+it under each student's answer in the graded notebook that the formgrader shows, and `course
+feedback` leaves it out (tests/test_assignments.py checks both on a graded class).
 """
 
 from __future__ import annotations
@@ -17,42 +17,51 @@ import pytest
 from course_helpers import ROOT, assignments, source_notebook
 from course_lib.grading.autograde.plan import SourceNotebook, rubric_of
 
-HEADING = re.compile(r"^\*\*Rubric \((\d+(?:\.\d+)?) points?; for graders, not released\)\.\*\*$", re.M)
-BULLET = re.compile(r"^- (\d+(?:\.\d+)?) points?\b", re.M)
+RUBRIC = re.compile(r"^\*\*Rubric \((?P<total>[\d.]+) points?;", re.M)
+SPLIT = re.compile(r"^- (?P<points>[\d.]+) points?\b", re.M)
 
 
 def written_answers(assignment: str) -> list[tuple[str, float, str]]:
-    """``(grade_id, points, source)`` of the answers graded by hand in a source notebook."""
+    """``(grade_id, points, source)`` of each manually graded answer cell of the source."""
     nb = nbformat.read(source_notebook(assignment), as_version=4)
-    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]), c.source)
-            for c in nb.cells
-            if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
-            and c.metadata["nbgrader"].get("solution")]
+    answers = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade") and cell.cell_type == "markdown":
+            answers.append((meta["grade_id"], float(meta["points"]), cell.source))
+    return answers
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_every_written_answer_has_a_rubric_whose_splits_add_up(assignment):
     answers = written_answers(assignment)
-    assert answers, f"{assignment} has no written answer"
+    assert answers, f"{assignment} has no written answers"
     for grade_id, points, source in answers:
-        rubric = rubric_of(source)
-        assert rubric, f"{assignment}: the written answer {grade_id!r} has no **Rubric** for the graders"
-        heading = HEADING.search(rubric)
-        assert heading, f"{assignment}/{grade_id}: the rubric starts with '**Rubric (N points; for graders, not released).**'"
-        assert float(heading.group(1)) == points, f"{assignment}/{grade_id}: rubric for {heading.group(1)} points, cell worth {points}"
-        splits = [float(p) for p in BULLET.findall(rubric)]
-        assert len(splits) >= 2, f"{assignment}/{grade_id}: the rubric should split the points over criteria"
-        assert sum(splits) == pytest.approx(points), (
-            f"{assignment}/{grade_id}: the rubric's splits {splits} add up to {sum(splits)}, not {points}")
+        rubric = RUBRIC.search(source)
+        assert rubric, f"{assignment}: answer {grade_id!r} has no '**Rubric (N points; ...' block"
+        assert float(rubric["total"]) == points, f"{assignment}: {grade_id!r} is worth {points}"
+        splits = [float(m["points"]) for m in SPLIT.finditer(source[rubric.end():])]
+        assert len(splits) >= 2, f"{assignment}: {grade_id!r} gives no point splits"
+        assert sum(splits) == pytest.approx(points), f"{assignment}: {grade_id!r} splits {splits}"
 
 
 @pytest.mark.parametrize("assignment", assignments())
-def test_the_release_has_no_rubric_and_the_plan_keeps_it_for_graders(assignment):
+def test_no_rubric_or_model_answer_reaches_the_release(assignment):
+    release = ROOT / "exercises" / assignment / source_notebook(assignment).name
+    released = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
+                for cell in nbformat.read(release, as_version=4).cells}
+    text = "\n".join(released.values())
+    assert "Rubric" not in text and "for graders" not in text
+    for grade_id, _, source in written_answers(assignment):
+        assert released[grade_id].strip() == "YOUR ANSWER HERE", f"{assignment}: {grade_id!r} leaks"
+        first_line = source.strip().splitlines()[0]
+        assert first_line not in text, f"{assignment}: the model answer of {grade_id!r} leaks"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_the_autograder_keeps_each_rubric_for_the_graders(assignment):
     source = source_notebook(assignment)
-    release = ROOT / "exercises" / assignment / source.name
-    released = nbformat.read(release, as_version=4)
-    for cell in released.cells:
-        assert "Rubric" not in cell.source, f"{release}: a rubric was released to students"
-    plan = SourceNotebook(source.stem, source, release)
+    plan = SourceNotebook(source.stem, source, ROOT / "exercises" / assignment / source.name)
     for grade_id, _, text in written_answers(assignment):
         assert plan.rubrics.get(grade_id) == rubric_of(text), f"{assignment}/{grade_id}: the plan lost the rubric"
+        assert plan.rubrics[grade_id].startswith("**Rubric (")

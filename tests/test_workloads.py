@@ -153,6 +153,10 @@ def test_train_is_deterministic_and_leaves_global_state_alone(short_run, data, s
     assert torch.equal(again.test_accuracy, short_run.test_accuracy)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.get_num_threads() == threads
+    seen = []
+    train(lambda: seen.append(torch.get_num_threads()) or cnn(), sgd(0.05), data=small,
+          epochs=1, seed=0, device="cpu", cpu_threads=1)
+    assert seen == [1] and torch.get_num_threads() == threads, "one thread inside, restored after"
     other = train(cnn, sgd(0.05, 0.9), data=small, epochs=1, seed=1, device="cpu")
     first = train(cnn, sgd(0.05, 0.9), data=small, epochs=1, seed=0, device="cpu")
     assert not torch.equal(other.train_loss, first.train_loss)
@@ -202,6 +206,7 @@ def test_mlp_view_trains(small):
     ({"batch_size": 0}, "batch_size"),
     ({"batch_size": 5000}, "batch_size"),
     ({"scheduler_interval": "batch"}, "scheduler_interval"),
+    ({"cpu_threads": 0}, "cpu_threads"),
 ])
 def test_train_rejects_bad_arguments(small, kwargs, match):
     arguments = {"data": small, "epochs": 1, "device": "cpu"} | kwargs
@@ -348,3 +353,10 @@ def test_compare_recipes_rejects_bad_arguments(small):
         compare_recipes(recipes, data=small, epochs=1, seeds=(1, 1))
     with pytest.raises(ValueError, match="at least one recipe"):
         compare_recipes({}, data=small, epochs=1)
+
+
+def test_train_on_device(small, device):
+    result = train(cnn, sgd(0.05, 0.9), data=small, epochs=2, seed=0, device=device)
+    assert next(result.model.parameters()).device.type == device.type
+    assert torch.isfinite(result.train_loss).all() and result.final("test_accuracy") > 0.5
+    assert result.train_loss.device.type == "cpu", "records come back to the CPU"
