@@ -246,6 +246,8 @@ from .monitoring import (
     LayerRecord as LayerRecord,
     LayerStats as LayerStats,
     dead_fraction as dead_fraction,
+    GradientProbe as GradientProbe,
+    probe_along_gradient as probe_along_gradient,
 )
 from .normalization import (
     Standardizer as Standardizer,

@@ -15,6 +15,10 @@ each forward pass (activations) and each backward pass (gradients):
 * optionally a histogram of the outputs on fixed bins, so histograms can be
   compared across steps.
 
+:func:`probe_along_gradient` looks at the loss surface instead of the layers: how much
+the loss and its gradient change along the direction of a gradient step (chapter 8
+measures it with and without batch norm).
+
 The gradient hooks are tensor hooks: the forward hook registers one on each
 output it sees (``output.register_hook``), and one sits on each ``weight``.
 Unlike ``Module.register_full_backward_hook`` this also fires quietly for the
@@ -25,7 +29,8 @@ output tensor dies with that tensor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +43,8 @@ __all__ = [
     "LayerRecord",
     "LayerStats",
     "dead_fraction",
+    "GradientProbe",
+    "probe_along_gradient",
 ]
 
 DEFAULT_MODULE_TYPES: tuple[type[nn.Module], ...] = (
@@ -245,3 +252,108 @@ class LayerStats:
         return f"LayerStats({len(self.layers)} layers, {state})"
 
 
+
+
+@dataclass(frozen=True)
+class GradientProbe:
+    r"""The loss and its gradient along one gradient step (:func:`probe_along_gradient`).
+
+    Attributes:
+        step_sizes: the distances :math:`s` tried along :math:`-g`.
+        loss: :math:`L(\theta)` at the probed point.
+        losses: :math:`L(\theta - s g)` for each step size.
+        gradient_norm: :math:`\lVert g\rVert`, with :math:`g = \nabla L(\theta)`.
+        gradient_changes: :math:`\lVert \nabla L(\theta - s g) - g\rVert` for each step size.
+    """
+
+    step_sizes: tuple[float, ...]
+    loss: float
+    losses: tuple[float, ...]
+    gradient_norm: float
+    gradient_changes: tuple[float, ...]
+
+    @property
+    def loss_range(self) -> float:
+        """Largest minus smallest loss along the step, the start included."""
+        values = (self.loss, *self.losses)
+        return max(values) - min(values)
+
+    @property
+    def smoothness(self) -> float:
+        r"""The largest :math:`\lVert \nabla L(\theta - s g) - g\rVert / \lVert s g\rVert`.
+
+        An estimate of the gradient's Lipschitz constant :math:`\beta` along the step
+        ("effective :math:`\beta`-smoothness"): a small value means the gradient
+        at the start still describes the loss where the step lands.
+        """
+        return max(change / (s * self.gradient_norm) for s, change in zip(self.step_sizes, self.gradient_changes))
+
+
+def probe_along_gradient(
+    model: nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    step_sizes: Sequence[float],
+) -> GradientProbe:
+    r"""How the loss and its gradient change along a gradient step (Santurkar et al., 2018).
+
+    With :math:`g = \nabla L(\theta)` the gradient of ``loss_fn(model(inputs),
+    targets)`` at the current parameters, evaluate for every step size :math:`s`
+
+    .. math::
+        L(\theta - s g) \qquad\text{and}\qquad \lVert \nabla L(\theta - s g) - g \rVert
+
+    on the same batch. Santurkar et al. ("How does batch normalization help
+    optimization?", NeurIPS 2018, sec. 3.1) plot the spread of the first
+    ("loss landscape") and of the second ("gradient predictiveness") over training
+    to show that batch norm makes the loss smoother. The model is probed in the mode
+    it is in (training mode: batch norm uses the batch's statistics); its
+    parameters, buffers and gradients are restored afterwards.
+
+    Args:
+        model: the network.
+        loss_fn: ``loss_fn(outputs, targets)`` gives a scalar.
+        inputs, targets: the batch.
+        step_sizes: positive distances along :math:`-g`, e.g. multiples of the learning rate.
+
+    Returns:
+        A :class:`GradientProbe`.
+
+    Example:
+        >>> net = nn.Linear(3, 1)
+        >>> probe = probe_along_gradient(net, nn.functional.mse_loss, torch.randn(8, 3),
+        ...                              torch.randn(8, 1), [0.1, 0.2])
+        >>> len(probe.losses)
+        2
+    """
+    step_sizes = tuple(float(s) for s in step_sizes)
+    if not step_sizes or any(s <= 0 for s in step_sizes):
+        raise ValueError(f"step_sizes must be positive numbers, got {step_sizes}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    saved_state = copy.deepcopy(model.state_dict())
+    saved_grads = [None if p.grad is None else p.grad.clone() for p in params]
+
+    def loss_and_gradient() -> tuple[float, list[torch.Tensor]]:
+        loss = loss_fn(model(inputs), targets)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return float(loss.detach()), [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+    try:
+        loss, gradient = loss_and_gradient()
+        start = [p.detach().clone() for p in params]
+        gradient_norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in gradient)))
+        losses, changes = [], []
+        for s in step_sizes:
+            with torch.no_grad():
+                for p, p0, g in zip(params, start, gradient):
+                    p.copy_(p0 - s * g)
+            loss_there, gradient_there = loss_and_gradient()
+            losses.append(loss_there)
+            changes.append(float(torch.sqrt(sum(((a - b).double() ** 2).sum()
+                                                 for a, b in zip(gradient_there, gradient)))))
+    finally:
+        model.load_state_dict(saved_state)
+        for p, g in zip(params, saved_grads):
+            p.grad = g
+    return GradientProbe(step_sizes, loss, tuple(losses), gradient_norm, tuple(changes))

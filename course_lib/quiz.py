@@ -126,8 +126,10 @@ _ADAMW = _QuizOptimizer(
         QuizParameter(
             "weight_decay", "weight decay", (0.01, 0.5, 2.0),
             "The paths end away from the star (the least-squares minimum), and the farther the larger the "
-            "decay: AdamW shrinks the parameters towards (0, 0) by lr·wd·p every step, so the path settles "
-            "where that pull balances the gradient, between the minimum and the origin.",
+            "decay: every step AdamW shrinks the parameters towards (0, 0) by lr·wd·p, then takes Adam's "
+            "normalized step, which moves each coordinate by at most about lr however large the gradient. "
+            "The path settles where the decay balances that normalized step, not the gradient: each "
+            "coordinate ends near or inside |p| = 1/wd (0.5 for wd = 2), between the minimum and the origin.",
             "the end points would move off the minimum towards the origin (0, 0) as the decay grows",
             ("weight decay", "wd", "λ", "lambda"),
         ),

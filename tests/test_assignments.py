@@ -112,3 +112,21 @@ def test_summary_table_and_csv_columns(graded_class):
     assert f"{3 * len(ASSIGNMENTS)} graded, 0 failed" in stdout
     header = (root / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["student_id", "assignment", "score", "max_score"]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_graders_see_each_rubric_under_the_answer_and_the_feedback_does_not(graded_class, assignment):
+    root, _, _ = graded_class
+    name = source_notebook(assignment).stem
+    # the blank submission: the honest one answers with the model answers, rubrics included
+    graded = nbformat.read(root / "autograded" / "blank" / assignment / f"{name}.ipynb", as_version=4)
+    source = nbformat.read(source_notebook(assignment), as_version=4)
+    written = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
+               if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")]
+    for grade_id in written:
+        index = next(i for i, c in enumerate(graded.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+        below = graded.cells[index + 1]
+        assert below.metadata.get("course", {}).get("rubric_for") == grade_id, f"{assignment}: no rubric under {grade_id}"
+        assert below.source.startswith("**Rubric")
+    feedback = next((root / "feedback" / "blank" / assignment).glob("*.html")).read_text()
+    assert "Rubric (" not in feedback

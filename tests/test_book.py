@@ -140,3 +140,38 @@ def test_static_players_step_and_quizzes_answer_without_a_kernel(site, chapter):
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("term", ["epsilon", "decay"])
+def test_search_summaries_show_the_word_found_and_formulas_as_text(site, term):
+    url, _ = site
+    context, tab, problems, _ = open_page(site, "search")
+    try:
+        tab.goto(f"{url}/search.html?q={term}", wait_until="networkidle")
+        tab.wait_for_selector("ul.search li p.context", timeout=20000)
+        tab.wait_for_function("document.querySelectorAll('ul.search li').length === "
+                              "document.querySelectorAll('ul.search li p.context').length", timeout=20000)
+        summaries = tab.evaluate("Array.from(document.querySelectorAll('ul.search li p.context')).map(p => p.innerText)")
+        assert len(summaries) >= 3, summaries
+        for summary in summaries:
+            assert not re.search(r"\\[(\[)\]]|\\[A-Za-z]{2,}", summary), f"raw TeX in a search summary: {summary!r}"
+            assert term in summary.lower(), f"the summary does not show {term!r}: {summary!r}"
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1200, 1280, 1440])
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_code_cells_do_not_scroll_sideways(site, chapter, width):
+    url, chromium = site
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    try:
+        tab.goto(f"{url}/{chapter}.html", wait_until="networkidle")
+        wide = tab.evaluate("Array.from(document.querySelectorAll('div.cell_input pre'))"
+                            ".filter(p => p.scrollWidth > p.clientWidth + 1)"
+                            ".map(p => p.innerText.split('\\n').reduce((a, b) => a.length > b.length ? a : b))")
+        assert not wide, f"{chapter} at {width} px: code cells that scroll sideways, longest lines: {wide[:3]}"
+    finally:
+        context.close()

@@ -28,6 +28,8 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
 CHECKS = sorted(REGISTRY)
 MISTAKES = [(name, m.name) for name in CHECKS for m in REGISTRY[name].mistakes]
 

@@ -173,7 +173,8 @@ FORMS = [
     ("an attribute read from an object the text cannot name", ["def make(m):\n    return m.Adam\nAdam = make(torch.optim)"],
      "review"),
     ("subclasses found through a special attribute", ["Adam = torch.optim.Optimizer.__subclasses__()[0]"], "review"),
-    ("a module the judge does not read", ["import scipy\nclass Adam(torch.optim.Optimizer):\n    pass"], "review"),
+    ("a module the judge does not read", ["import sympy\nclass Adam(torch.optim.Optimizer):\n    pass"], "review"),
+    ("scipy, which the judge reads", ["from scipy import stats\nclass Adam(torch.optim.Optimizer):\n    pass"], "clean"),
     ("a shell escape", ["!ls\nclass Adam(torch.optim.Optimizer):\n    pass"], "review"),
     ("a timing magic around plain code", ["%time x = 1\nclass Adam(torch.optim.Optimizer):\n    pass"], "clean"),
     ("a library attribute changed", ["torch.optim.Optimizer.step = lambda self, closure=None: None\n"
@@ -191,6 +192,40 @@ def test_forms_of_code(what, cells, expected):
     verdict = judge_answer(program, len(cells) + 1, answer_chains(test)["adaptive.Adam"], forbidden_for(get_check("adaptive.Adam")))
     got = "reached" if verdict.reached else "review" if verdict.undecided else "clean"
     assert got == expected, verdict
+
+
+_BN_FORWARD = ("    x = x.detach().requires_grad_()\n    w = weight.detach().requires_grad_()\n"
+               "    b = torch.zeros_like(w, requires_grad=True)\n    dims = [0] + list(range(2, x.dim()))\n"
+               "    sh = [1, -1] + [1] * (x.dim() - 2)\n"
+               "    y = (x - x.mean(dims, keepdim=True)) / torch.sqrt(x.var(dims, keepdim=True, correction=0) + eps)"
+               " * w.view(sh) + b.view(sh)\n")
+BACKWARDS = [
+    ("autograd.grad", "def batch_norm_backward(grad_output, x, weight, eps=1e-5):\n" + _BN_FORWARD
+     + "    return torch.autograd.grad(y, (x, w, b), grad_output)\n", "reached"),
+    ("tensor.backward()", "def batch_norm_backward(grad_output, x, weight, eps=1e-5):\n" + _BN_FORWARD
+     + "    y.backward(grad_output)\n    return x.grad, w.grad, b.grad\n", "review"),
+    ("torch.func.vjp", "from torch.func import vjp as _vjp\ndef batch_norm_backward(grad_output, x, weight, eps=1e-5):\n"
+     "    return _vjp(lambda x: x * 2, x)[1](grad_output)\n", "reached"),
+]
+
+
+@pytest.mark.parametrize("what,code,expected", BACKWARDS, ids=[b[0] for b in BACKWARDS])
+def test_a_part_that_forbids_autograd_notices_every_form_of_it(what, code, expected):
+    """batch_norm_backward forbids autograd by name (Check.forbids): even the common method name .backward counts."""
+    answers = {**solution_sources(source_notebook("08_normalization")), "batch_norm_backward": code}
+    verdict = _verdicts("08_normalization", answers)["batch_norm_backward"]
+    got = "reached" if verdict.reached else "review" if verdict.undecided else "clean"
+    assert got == expected, verdict
+    if expected == "review":  # and the visible test notes it
+        namespace: dict = {}
+        exec("import torch\n" + code, namespace)
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            check("normalization.batch_norm_backward", namespace["batch_norm_backward"])
+        assert "Note: batch_norm_backward is flagged for review" in out.getvalue() and ".backward" in out.getvalue()
 
 
 def test_the_visible_test_says_what_the_answer_uses(tmp_path: Path):

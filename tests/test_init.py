@@ -421,3 +421,51 @@ def test_zero_element_tensor_is_left_alone_with_a_warning() -> None:
         assert xavier_uniform_(empty) is empty
         assert kaiming_normal_(empty) is empty
     assert len(caught) == 2 and "no elements" in str(caught[0].message)
+
+
+def _variances_through(f, gain: float, layers: int, width: int = 512, seed: int = 0) -> list[float]:
+    """Pre-activation variance after each of ``layers`` random layers N(0, gain^2 / width),
+    from a unit-variance normal input."""
+    generator = torch.Generator().manual_seed(seed)
+    h = torch.randn(256, width, generator=generator, dtype=torch.float64)
+    variances = []
+    for _ in range(layers):
+        weight = torch.randn(width, width, generator=generator, dtype=torch.float64) * gain / width**0.5
+        h = f(h) @ weight.T
+        variances.append(h.var().item())
+    return variances
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "silu", "sigmoid", "leaky_relu(0.2)"])
+def test_the_gain_of_the_exercise_maps_unit_variance_to_unit_variance(activation):
+    """Assignment 7's activation_gain: one layer with weights N(0, gain^2 / fan_in) keeps a
+    unit variance (to sampling noise); gain 1 does not."""
+    from course_lib.grading import get_check
+    from course_lib.grading.checks.init import _GAIN_ACTIVATIONS
+
+    f = _GAIN_ACTIVATIONS[activation]
+    gain = get_check("init.activation_gain").reference(f)
+    # a few percent of sampling noise: the units share the weights of one random layer
+    assert _variances_through(f, gain, 1, width=2048)[0] == pytest.approx(1.0, abs=0.06)
+    assert abs(_variances_through(f, 1.0, 1, width=2048)[0] - 1.0) > 0.1
+
+
+def test_unit_variance_is_a_stable_fixed_point_for_tanh_neutral_for_relu_and_unstable_for_gelu():
+    """What the notebook says after the gain part, checked on the variance map of one layer,
+    V -> gain^2 E[f(sqrt(V) z)^2] (by quadrature): it keeps 1 for every activation; near 1 it
+    is the identity for the ReLU (homogeneous), pulls towards 1 for tanh, pushes away for GELU."""
+    from course_lib.grading import get_check
+    from course_lib.grading.checks.init import _GAIN_ACTIVATIONS, standard_normal_moment
+
+    gain_of = get_check("init.activation_gain").reference
+
+    def next_variance(f, variance: float) -> float:
+        return gain_of(f) ** 2 * standard_normal_moment(lambda z: f(variance**0.5 * z))
+
+    relu, tanh, gelu = (_GAIN_ACTIVATIONS[name] for name in ("relu", "tanh", "gelu"))
+    for f in (relu, tanh, gelu):
+        assert next_variance(f, 1.0) == pytest.approx(1.0, rel=1e-9)
+    assert next_variance(relu, 1.2) == pytest.approx(1.2, rel=1e-9)
+    assert next_variance(relu, 0.8) == pytest.approx(0.8, rel=1e-9)
+    assert 1.0 < next_variance(tanh, 1.2) < 1.2 and 0.8 < next_variance(tanh, 0.8) < 1.0
+    assert next_variance(gelu, 1.2) > 1.2 and next_variance(gelu, 0.8) < 0.8

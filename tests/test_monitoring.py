@@ -1,4 +1,4 @@
-"""LayerStats: what the hooks record must equal what we compute by hand."""
+"""LayerStats and the gradient probe: what they record must equal what we compute by hand."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from torch import nn
 from course_lib.init import initialize_
 from course_lib.models import mlp
 from course_lib.plots import plot_histogram_evolution, plot_histograms, plot_layer_stats
+from course_lib import monitoring
 from course_lib.monitoring import (
     LayerStats,
     dead_fraction,
@@ -155,3 +156,41 @@ def test_plots(tmp_path) -> None:
     with pytest.raises(ValueError, match="no histograms"):
         plot_histograms(LayerStats(model))
     matplotlib.pyplot.close("all")
+
+
+def test_probe_along_gradient_on_a_quadratic_matches_the_formulas():
+    # least squares L(w) = mean((Xw - y)^2): gradient 2/n X^T (Xw - y), Hessian H = 2/n X^T X, so
+    # L(w - s g) = L - s |g|^2 + s^2/2 g^T H g and grad(w - s g) - g = -s H g
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    y = torch.randn(20, 1, generator=generator, dtype=torch.float64)
+    model = nn.Linear(3, 1, bias=False).double()
+    before = model.weight.detach().clone()
+    model.weight.grad = torch.ones_like(model.weight)
+    steps = [0.01, 0.1, 0.5]
+    probe = monitoring.probe_along_gradient(model, nn.functional.mse_loss, X, y, steps)
+    w = before.T
+    H = 2 / len(X) * X.T @ X
+    g = 2 / len(X) * X.T @ (X @ w - y)
+    loss = ((X @ w - y) ** 2).mean()
+    assert probe.loss == pytest.approx(float(loss))
+    for s, value, change in zip(steps, probe.losses, probe.gradient_changes):
+        assert value == pytest.approx(float(loss - s * (g**2).sum() + s**2 / 2 * (g.T @ H @ g)))
+        assert change == pytest.approx(s * float((H @ g).norm()))
+    assert probe.gradient_norm == pytest.approx(float(g.norm()))
+    assert probe.smoothness == pytest.approx(float((H @ g).norm() / g.norm()))
+    assert probe.loss_range == pytest.approx(max(probe.losses + (probe.loss,)) - min(probe.losses + (probe.loss,)))
+    # parameters and gradients are put back
+    assert torch.equal(model.weight, before)
+    assert torch.equal(model.weight.grad, torch.ones_like(model.weight))
+
+
+def test_probe_along_gradient_leaves_batch_norm_buffers_alone():
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    monitoring.probe_along_gradient(model, nn.functional.cross_entropy, torch.randn(16, 4),
+                                    torch.randint(0, 2, (16,)), [0.1, 1.0])
+    assert all(torch.equal(b, buffers[name]) for name, b in model.named_buffers())
+    with pytest.raises(ValueError, match="positive"):
+        monitoring.probe_along_gradient(model, nn.functional.cross_entropy, torch.randn(4, 4),
+                                        torch.randint(0, 2, (4,)), [0.0])

@@ -2,7 +2,9 @@
 
 The rubric lives in the answer cell of the source notebook (`solutions/`), after the model
 answer, as a list of point splits. nbgrader replaces the whole answer cell with a stub when it
-releases the assignment, so the rubric must never reach `exercises/`.
+releases the assignment, so the rubric must never reach `exercises/`. `course autograde` puts
+it under each student's answer in the graded notebook that the formgrader shows, and `course
+feedback` leaves it out (tests/test_assignments.py checks both on a graded class).
 """
 
 from __future__ import annotations
@@ -13,13 +15,10 @@ import nbformat
 import pytest
 
 from course_helpers import ROOT, assignments, source_notebook
+from course_lib.grading.autograde.plan import SourceNotebook, rubric_of
 
 RUBRIC = re.compile(r"^\*\*Rubric \((?P<total>[\d.]+) points?;", re.M)
 SPLIT = re.compile(r"^- (?P<points>[\d.]+) points?\b", re.M)
-
-# Assignments whose written answers were written before rubrics were required; an
-# assignment leaves this list once all its answers have one.
-WITHOUT_RUBRICS = {"05_adamw", "06_schedules", "07_init", "08_normalization"}
 
 
 def written_answers(assignment: str) -> list[tuple[str, float, str]]:
@@ -36,10 +35,6 @@ def written_answers(assignment: str) -> list[tuple[str, float, str]]:
 @pytest.mark.parametrize("assignment", assignments())
 def test_every_written_answer_has_a_rubric_whose_splits_add_up(assignment):
     answers = written_answers(assignment)
-    with_rubric = [answer for answer in answers if RUBRIC.search(answer[2])]
-    if assignment in WITHOUT_RUBRICS:
-        assert len(with_rubric) < len(answers), f"{assignment} has rubrics now: remove it from WITHOUT_RUBRICS"
-        return
     assert answers, f"{assignment} has no written answers"
     for grade_id, points, source in answers:
         rubric = RUBRIC.search(source)
@@ -61,3 +56,12 @@ def test_no_rubric_or_model_answer_reaches_the_release(assignment):
         assert released[grade_id].strip() == "YOUR ANSWER HERE", f"{assignment}: {grade_id!r} leaks"
         first_line = source.strip().splitlines()[0]
         assert first_line not in text, f"{assignment}: the model answer of {grade_id!r} leaks"
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_the_autograder_keeps_each_rubric_for_the_graders(assignment):
+    source = source_notebook(assignment)
+    plan = SourceNotebook(source.stem, source, ROOT / "exercises" / assignment / source.name)
+    for grade_id, _, text in written_answers(assignment):
+        assert plan.rubrics.get(grade_id) == rubric_of(text), f"{assignment}/{grade_id}: the plan lost the rubric"
+        assert plan.rubrics[grade_id].startswith("**Rubric (")

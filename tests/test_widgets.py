@@ -313,8 +313,10 @@ GIVEAWAYS = {
     and len({round(first_step(p), 9) for p in paths}) == 1,
     ("adamw", "beta2"): lambda paths, q: strictly([late_step(p) for p in paths], increasing=False)
     and float((paths[0][:6] - paths[-1][:6]).abs().max()) < 0.2,
+    # ... and the decay caps each coordinate near 1/wd, where it balances Adam's normalized step
     ("adamw", "weight_decay"): lambda paths, q: strictly([float((p[-1] - q.landscape.minimum).norm()) for p in paths])
-    and strictly([float(p[-1].norm()) for p in paths], increasing=False),
+    and strictly([float(p[-1].norm()) for p in paths], increasing=False)
+    and all(float(p[-1].abs().max()) < 1.1 / wd for p, wd in zip(paths, q.values)),
     ("adamw", "eps"): lambda paths, q: strictly([first_step(p) for p in paths], increasing=False)
     and strictly([path_length(p) for p in paths], increasing=False),
     ("sgd_momentum", "lr"): lambda paths, q: strictly([first_step(p) for p in paths]),

@@ -52,7 +52,7 @@ ALLOWED_ROOTS = frozenset({
     "torch", "numpy", "math", "cmath", "collections", "itertools", "functools", "operator", "typing", "dataclasses",
     "copy", "random", "statistics", "warnings", "time", "enum", "abc", "numbers", "contextlib", "heapq", "bisect",
     "decimal", "fractions", "string", "re", "json", "matplotlib", "course_lib", "threading", "queue", "concurrent",
-    "pickle", "types", "tqdm",
+    "pickle", "types", "tqdm", "scipy",
 })
 """Modules the judge follows. Importing any other module runs code the judge does not read."""
 
@@ -63,7 +63,7 @@ OPAQUE_PATHS = (
     "numpy.f2py", "pickle.loads", "pickle.load", "pickle.Unpickler", "types.FunctionType", "types.LambdaType",
     "types.CodeType", "operator.attrgetter", "operator.methodcaller", "typing.get_type_hints", "typing.ForwardRef",
     "functools.singledispatch", "functools.singledispatchmethod", "concurrent.futures.process",
-    "concurrent.futures.ProcessPoolExecutor",
+    "concurrent.futures.ProcessPoolExecutor", "scipy.LowLevelCallable", "scipy.io",
 )
 """Names inside followed modules that run or look up code by name (loading pickles, compiling, resolving strings)."""
 
@@ -254,6 +254,9 @@ class Forbidden:
     part: str
     entries: list[tuple[str, Any]]
     allowed: list[tuple[str, Any]] = field(default_factory=list)
+    named: frozenset[str] = frozenset()
+    """Last names of what the check forbids by name (``Check.forbids``): noticed even where they are
+    common attribute names (a part that forbids ``torch.Tensor.backward`` notices any ``.backward``)."""
 
     def owner(self, obj: Any) -> str | None:
         """The forbidden entry ``obj`` is or belongs to (its display name), or None."""
@@ -277,7 +280,7 @@ class Forbidden:
             out.add(name.rsplit(".", 1)[-1])
             if inspect.ismodule(entry):
                 out.update(k for k, v in vars(entry).items() if _module_name(v) == entry.__name__)
-        return frozenset(n for n in out if n not in _common_attributes() and not _is_dunder(n))
+        return frozenset(n for n in out if (n in self.named or n not in _common_attributes()) and not _is_dunder(n))
 
     def headline(self, limit: int = 6) -> list[str]:
         """The main forbidden names for messages (course_lib.grading left out: it is forbidden everywhere)."""
@@ -332,6 +335,8 @@ def _forbidden_for(check: Any) -> Forbidden:
         if obj is not _MISSING and id(obj) not in entries:
             entries[id(obj)] = (name or public_name(obj), obj)
 
+    for text, obj in extra:  # named as the check names them
+        add(obj, text)
     for obj in seeds:
         add(obj)
     for family in [*_optimizer_families(), *_path_families()]:
@@ -348,7 +353,8 @@ def _forbidden_for(check: Any) -> Forbidden:
     explicit = {id(obj) for _, obj in extra}
     allowed = [(text, _resolve_text(text)) for text in [*allows, *FAMILY_ALLOWS, *ALWAYS_ALLOWED]]
     allowed = [(text, obj) for text, obj in allowed if obj is not _MISSING and id(obj) not in explicit]
-    return Forbidden(check.name.split(".", 1)[-1], list(entries.values()), allowed)
+    named = frozenset(text.rsplit(".", 1)[-1] for text, obj in extra if not inspect.ismodule(obj))
+    return Forbidden(check.name.split(".", 1)[-1], list(entries.values()), allowed, named)
 
 
 def _is_library(obj: Any) -> bool:
@@ -843,7 +849,7 @@ def inspect_answer(obj: Any, forbidden: Forbidden, *, limit: int = 4000) -> Verd
                         break
             continue
         if isinstance(item, (types.FunctionType, types.LambdaType)):
-            stack += _function_refs(item, verdict)
+            stack += _function_refs(item, verdict, forbidden.named)
         elif isinstance(item, types.MethodType):
             stack += [item.__func__]
         elif isinstance(item, (staticmethod, classmethod)):
@@ -865,7 +871,7 @@ def inspect_answer(obj: Any, forbidden: Forbidden, *, limit: int = 4000) -> Verd
     return verdict
 
 
-def _function_refs(func: types.FunctionType, verdict: Verdict) -> list[Any]:
+def _function_refs(func: types.FunctionType, verdict: Verdict, named: frozenset[str] = frozenset()) -> list[Any]:
     refs: list[Any] = [*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()]
     refs += [cell.cell_contents for cell in func.__closure__ or () if _has_contents(cell)]
     namespace = func.__globals__
@@ -883,6 +889,8 @@ def _function_refs(func: types.FunctionType, verdict: Verdict) -> list[Any]:
             if op in ("LOAD_ATTR", "LOAD_METHOD") and isinstance(arg, str):
                 if _is_dunder(arg) and arg not in SAFE_DUNDERS:
                     verdict.add_undecided(f"the special attribute {arg}")
+                if arg in named and (current is _MISSING or not (inspect.ismodule(current) or inspect.isclass(current))):
+                    verdict.add_undecided(f".{arg} read from an object the judge cannot identify")
                 if current is not _MISSING and (inspect.ismodule(current) or inspect.isclass(current)):
                     try:
                         current = getattr(current, arg)

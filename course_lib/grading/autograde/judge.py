@@ -27,7 +27,7 @@ from course_lib import grading
 from course_lib.grading import delegation, sources
 from course_lib.grading.autograde import wire
 from course_lib.grading.autograde.plaintext import inert_markdown, plain_text
-from course_lib.grading.autograde.plan import CheckCall, Plan, PlannedCell
+from course_lib.grading.autograde.plan import RUBRIC_KEY, CheckCall, Plan, PlannedCell
 from course_lib.grading.autograde.sandbox import Limits, Sandbox, SandboxError
 
 __all__ = ["Judge", "NotebookResult", "TestResult", "run_notebook"]
@@ -427,7 +427,15 @@ def _merge_streams(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _notebook(plan: Plan, cells: list[Any], notes: list[str]) -> Any:
     nb = nbformat.v4.new_notebook()
-    nb.cells = list(cells)
+    nb.cells = []
+    for cell in cells:
+        nb.cells.append(cell)
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid in plan.rubrics and cell.get("cell_type") == "markdown":
+            # for the graders in the formgrader, added after the run; `course feedback` drops it
+            rubric = nbformat.v4.new_markdown_cell(plan.rubrics[gid])
+            rubric.metadata["course"] = {RUBRIC_KEY: gid}
+            nb.cells.append(rubric)
     if notes:
         text = "**Notes from the autograder**\n\n" + "\n".join(f"- {inert_markdown(n)}" for n in notes)
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))

@@ -7,6 +7,11 @@ asked to write: the solution cells, found by ``grade_id``, and any cells the stu
 added (they run where the student put them, as they would under stock nbgrader). Test
 and other locked cells always come from the source, whatever the submission did to
 them; what it did is noted, and the note reaches the summary and the feedback.
+
+A written answer's model answer in the source may end with a rubric for the graders
+(``**Rubric (3 points; ...)**`` and its point splits). nbgrader never releases a
+solution cell's text; the plan keeps the rubric so that the graded notebook, which the
+formgrader shows, carries it right below the student's answer (:data:`RUBRIC_KEY`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +29,18 @@ import nbformat
 
 from course_lib.grading.autograde.plaintext import inert_markdown, plain_data, plain_text
 
-__all__ = ["CheckCall", "PlannedCell", "Plan", "SourceNotebook", "PlanError"]
+__all__ = ["CheckCall", "PlannedCell", "Plan", "SourceNotebook", "PlanError", "RUBRIC_KEY", "rubric_of"]
+
+RUBRIC_KEY = "rubric_for"
+"""Key, under a cell's ``metadata["course"]``, of a rubric cell: the grade_id of its answer."""
+
+_RUBRIC_START = re.compile(r"^\*\*Rubric\b", flags=re.M)
+
+
+def rubric_of(source: str) -> str | None:
+    """The rubric at the end of a model answer (from its ``**Rubric`` line on), or None."""
+    match = _RUBRIC_START.search(source)
+    return source[match.start():].strip() if match else None
 
 
 class PlanError(Exception):
@@ -79,6 +96,8 @@ class Plan:
     problem: str | None = None
     """Set when the submission could not be read at all: nothing runs, every test scores 0."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    rubrics: dict[str, str] = field(default_factory=dict)
+    """grade_id of a written answer -> the graders' rubric from the source."""
 
 
 def check_calls(code: str, where: str) -> list[CheckCall]:
@@ -211,6 +230,7 @@ class SourceNotebook:
             raise PlanError(f"{release_path} is out of date with {source_path}: run `course release`")
         self.cells: list[PlannedCell] = []
         self.released: dict[str, str] = {}
+        self.rubrics: dict[str, str] = {}
         for src, rel in zip(source.cells, release.cells):
             meta = _meta(rel)
             if _meta(src).get("grade_id") != meta.get("grade_id"):
@@ -222,6 +242,9 @@ class SourceNotebook:
                 self.cells.append(PlannedCell(_fresh_cell(rel, src.source), "test", check_calls(src.source, where)))
             elif meta.get("solution"):
                 self.cells.append(PlannedCell(_fresh_cell(rel, rel.source), "solution"))
+                rubric = rubric_of(src.source) if src.cell_type == "markdown" else None
+                if rubric and meta.get("grade_id"):
+                    self.rubrics[meta["grade_id"]] = rubric
             elif rel.cell_type == "code":
                 self.cells.append(PlannedCell(_fresh_cell(rel, src.source), "locked"))
             else:
@@ -240,7 +263,7 @@ class SourceNotebook:
     def blank(self, problem: str) -> Plan:
         """The plan for a submission that could not be read: the release, nothing to run."""
         cells = [PlannedCell(_fresh_cell(c.cell, c.cell.source), c.role, c.calls) for c in self.cells]
-        return Plan(self.name, cells, problem=problem, metadata=self.metadata)
+        return Plan(self.name, cells, problem=problem, metadata=self.metadata, rubrics=self.rubrics)
 
     def plan(self, submitted: bytes | None) -> Plan:
         """Merge a submitted notebook into the source's structure (see the module docstring)."""
@@ -300,5 +323,5 @@ class SourceNotebook:
                 planned.append(PlannedCell(_fresh_cell(ref.cell, ref.cell.source), ref.role, ref.calls))
             if gid:
                 add_extras(gid)
-        return Plan(self.name, planned, notes=notes, metadata=self.metadata)
+        return Plan(self.name, planned, notes=notes, metadata=self.metadata, rubrics=self.rubrics)
 

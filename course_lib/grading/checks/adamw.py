@@ -7,7 +7,8 @@ instance halfway (see :func:`course_lib.grading.checks.adaptive.run_optimizer`).
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -52,6 +53,9 @@ def _adam_then(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps):
 
 def _adamw_wrong(kind: str):
     def wrong(param, grad, exp_avg, exp_avg_sq, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        if kind == "fixed_defaults":
+            beta1, beta2, eps = 0.9, 0.999, 1e-8
+            return _adam_then(param * (1 - lr * weight_decay), grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps)
         if kind == "l2":
             return _adam_then(param, grad + weight_decay * param, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps)
         if kind == "after":
@@ -81,12 +85,30 @@ register(Check(
                 _adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay)),
         Mistake("no_decay", "there is no weight decay at all: AdamW first multiplies the parameter by "
                 "(1 - lr * weight_decay).", _adamw_wrong("none")),
+        Mistake("fixed_defaults", "the numbers 0.9, 0.999 and 1e-8 are written into the formulas: use the beta1, "
+                "beta2 and eps arguments, which a caller may set to other values.", _adamw_wrong("fixed_defaults")),
     ),
     hint="param <- param * (1 - lr * weight_decay); then the Adam step of assignment 4 with the plain gradient.",
 ))
 
 
 # ---- 2. an AdamW optimizer class --------------------------------------------------------------
+
+
+def _steps_without_gradients() -> type[torch.optim.Optimizer]:
+    """AdamW that treats a parameter without a gradient as one with a zero gradient."""
+    base = adam_like(decay="decoupled", default_weight_decay=0.01)
+
+    class ZeroForMissing(base):
+        @torch.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+            return super().step(closure)
+
+    return ZeroForMissing
 
 
 def _adamw_class_cases(hidden: bool) -> list[dict[str, Any]]:
@@ -132,6 +154,9 @@ register(Check(
         Mistake("group_decay_only", "only weight_decay is read from each param group; lr, betas and eps came from the "
                 "constructor: a group may set any of them.",
                 adam_like(decay="decoupled", use_groups="decay_only", default_weight_decay=0.01)),
+        Mistake("steps_without_gradient", "a parameter whose .grad is None was updated as if its gradient were 0 "
+                "(so it decayed and its step count moved on); torch skips such parameters entirely.",
+                _steps_without_gradients()),
     ),
     hint="losses[k] is the loss before step k+1; the optimizer's state_dict is saved and loaded into a new "
          "instance after `resume_at` steps. Signature and defaults as torch.optim.AdamW: "
@@ -167,7 +192,7 @@ _MODELS = {
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
-def _split(model: nn.Module, *, norm_decays: bool = False, bias_decays: bool = False, norms: tuple[type, ...] = _NORMS):
+def _split(model: nn.Module, *, norm_decays: bool = False, bias_decays: bool = False, norms=_NORMS):
     decay, no_decay = [], []
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
@@ -224,11 +249,11 @@ register(Check(
                 lambda model, weight_decay: [
                     {"params": _split(model)[1], "weight_decay": weight_decay},
                     {"params": _split(model)[0], "weight_decay": 0.0}]),
-        Mistake("layer_norm_only", "the weights of LayerNorm were exempted but not those of BatchNorm (or "
-                "GroupNorm): every normalization layer's weight and bias go in the no-decay group.",
+        Mistake("layernorm_only", "only nn.LayerNorm counts as a normalization layer here, so the weight of a "
+                "BatchNorm is decayed: exempt every normalization layer (BatchNorm1d/2d, LayerNorm, GroupNorm).",
                 lambda model, weight_decay: [
-                    {"params": _split(model, norms=(nn.LayerNorm,))[0], "weight_decay": weight_decay},
-                    {"params": _split(model, norms=(nn.LayerNorm,))[1], "weight_decay": 0.0}]),
+                    {"params": _split(model, norms=nn.LayerNorm)[0], "weight_decay": weight_decay},
+                    {"params": _split(model, norms=nn.LayerNorm)[1], "weight_decay": 0.0}]),
     ),
     hint="answer[name] is the weight decay AdamW applies to that parameter with your groups: "
          "weight_decay for weight matrices and embeddings, 0 for biases and normalization weights.",
@@ -253,7 +278,7 @@ def _clip_cases(hidden: bool) -> list[dict[str, Any]]:
                ([(8,), (1,)], 0.1, torch.float32, 0.5),
                # gradients so small that the 1e-6 torch adds to the total norm changes the factor
                ([(4,), (3,)], 1e-7, torch.float64, 2e-7)] if hidden \
-        else [([(3,), (2, 2)], 1.0, torch.float32, 3.0), ([(2,)], 10.0, torch.float32, 0.5)]
+        else [([(3,), (2, 2)], 1.0, torch.float32, 3.0)]  # the hidden cases add norms already below max_norm
     cases = []
     for shapes, max_norm, dtype, scale in configs:
         # one tensor with much larger gradients than the others, as in a network where one layer blows up
@@ -301,4 +326,156 @@ register(Check(
     ),
     hint="total = sqrt(sum over tensors of ||g||^2); factor = min(1, max_norm / (total + 1e-6)); "
          "return ([g * factor for g in grads], total).",
+))
+
+
+# ---- 5. designing the comparison of AdamW and Adam + L2 -----------------------------------------
+
+METHODS = ("adamw", "adam_l2")
+
+
+def stand_in_runs(case: dict[str, Any]) -> Callable[[str, float, float, int], dict[str, float]]:
+    """``train(method, lr, weight_decay, seed) -> {"train_loss", "val_accuracy"}`` for one case.
+
+    A stand-in for real training runs, cheap enough to grade with: the validation accuracy
+    of each method peaks at a setting of its own on the grid, every seed has an effect
+    shared by both methods and all settings (a lucky initialization and batch order help
+    every run), and each run adds noise of its own. In some cases the training loss is
+    lowest where the validation accuracy is highest; in others it keeps falling with a
+    larger learning rate and a smaller decay, as a network that overfits does.
+    """
+    lrs, decays, seeds = case["lrs"], case["weight_decays"], case["seeds"]
+    generator = torch.Generator().manual_seed(case["table_seed"])
+    seed_effect = 0.01 * torch.randn(len(seeds), generator=generator, dtype=torch.float64)
+    noise = case["noise"] * torch.randn(len(METHODS), len(lrs), len(decays), len(seeds), generator=generator,
+                                        dtype=torch.float64)
+
+    def train(method: str, lr: float, weight_decay: float, seed: int) -> dict[str, float]:
+        m, i, j, s = METHODS.index(method), lrs.index(lr), decays.index(weight_decay), seeds.index(seed)
+        best_i, best_j = case["best"][method]
+        fit = case["peak"][method] - 0.004 * (i - best_i) ** 2 - 0.003 * (j - best_j) ** 2
+        accuracy = fit + float(seed_effect[s] + noise[m, i, j, s])
+        if case["loss_follows_accuracy"]:
+            loss = 1.0 - fit - float(noise[m, i, j, s])
+        else:
+            loss = 0.5 - 0.05 * i + 0.03 * j + 0.5 * float(noise[m, i, j, s])
+        return {"train_loss": loss, "val_accuracy": accuracy}
+
+    return train
+
+
+def _compare_decay(train, lrs, weight_decays, seeds, level=0.95):
+    from course_lib.experiments import confidence_interval
+
+    def tuned(method):
+        def mean_accuracy(setting):
+            return sum(train(method, *setting, seed)["val_accuracy"] for seed in seeds) / len(seeds)
+        return max(((lr, wd) for lr in lrs for wd in weight_decays), key=mean_accuracy)
+
+    best = {method: tuned(method) for method in METHODS}
+    differences = [train("adamw", *best["adamw"], seed)["val_accuracy"]
+                   - train("adam_l2", *best["adam_l2"], seed)["val_accuracy"] for seed in seeds]
+    interval = confidence_interval(differences, level)
+    return {"adamw": best["adamw"], "adam_l2": best["adam_l2"],
+            "difference": (interval.mean, interval.low, interval.high),
+            "significant": not interval.low <= 0.0 <= interval.high}
+
+
+def _compare_wrong(kind: str):
+    def wrong(train, lrs, weight_decays, seeds, level=0.95):
+        from scipy import stats
+
+        settings = [(lr, wd) for lr in lrs for wd in weight_decays]
+
+        def mean_of(method, setting, key):
+            return sum(train(method, *setting, seed)[key] for seed in seeds) / len(seeds)
+
+        if kind == "tuned_on_training_loss":
+            best = {m: min(settings, key=lambda st, m=m: mean_of(m, st, "train_loss")) for m in METHODS}
+        else:
+            best = {m: max(settings, key=lambda st, m=m: mean_of(m, st, "val_accuracy")) for m in METHODS}
+        if kind == "shared_setting":
+            best["adam_l2"] = best["adamw"]
+        scores = {m: torch.tensor([train(m, *best[m], seed)["val_accuracy"] for seed in seeds], dtype=torch.float64)
+                  for m in METHODS}
+        if kind == "best_per_seed":
+            scores = {m: torch.tensor([max(train(m, *st, seed)["val_accuracy"] for st in settings) for seed in seeds],
+                                      dtype=torch.float64) for m in METHODS}
+        d = scores["adam_l2"] - scores["adamw"] if kind == "reversed" else scores["adamw"] - scores["adam_l2"]
+        n = len(seeds)
+        quantile = stats.norm.ppf((1 + level) / 2) if kind == "normal_quantile" else stats.t.ppf((1 + level) / 2, n - 1)
+        if kind == "unpaired":
+            spread = math.sqrt(scores["adamw"].var().item() / n + scores["adam_l2"].var().item() / n)
+            quantile = stats.t.ppf((1 + level) / 2, 2 * n - 2)
+        else:
+            spread = d.std(correction=0 if kind == "population_std" else 1).item() / math.sqrt(n)
+        mean = d.mean().item()
+        low, high = mean - quantile * spread, mean + quantile * spread
+        return {"adamw": best["adamw"], "adam_l2": best["adam_l2"], "difference": (mean, low, high),
+                "significant": not low <= 0.0 <= high}
+    return wrong
+
+
+def _compare_cases(hidden: bool) -> list[dict[str, Any]]:
+    lrs, decays = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], [1e-4, 1e-3, 1e-2, 1e-1]
+    if not hidden:
+        return [{"table_seed": 5, "lrs": lrs, "weight_decays": decays, "seeds": [0, 1, 2, 3, 4], "noise": 0.003,
+                 "peak": {"adamw": 0.97, "adam_l2": 0.96}, "best": {"adamw": (2, 2), "adam_l2": (1, 1)},
+                 "loss_follows_accuracy": True}]
+    return [
+        # the training loss favours the largest rate and the smallest decay: tune on validation accuracy
+        {"table_seed": 51, "lrs": lrs, "weight_decays": decays, "seeds": [0, 1, 2, 3, 4, 5], "noise": 0.003,
+         "peak": {"adamw": 0.975, "adam_l2": 0.965}, "best": {"adamw": (2, 2), "adam_l2": (3, 1)},
+         "loss_follows_accuracy": False},
+        # a difference too small for eight seeds to tell
+        {"table_seed": 52, "lrs": lrs[1:], "weight_decays": decays[1:], "seeds": list(range(10, 18)), "noise": 0.004,
+         "peak": {"adamw": 0.962, "adam_l2": 0.961}, "best": {"adamw": (1, 1), "adam_l2": (2, 0)},
+         "loss_follows_accuracy": True},
+        {"table_seed": 53, "lrs": lrs, "weight_decays": decays, "seeds": [7, 8, 9], "noise": 0.002,
+         "peak": {"adamw": 0.95, "adam_l2": 0.97}, "best": {"adamw": (3, 2), "adam_l2": (1, 2)},
+         "loss_follows_accuracy": False, "level": 0.9},
+    ]
+
+
+def _compare_call(f, case: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {"level": case["level"]} if "level" in case else {}
+    answer = f(stand_in_runs(case), case["lrs"], case["weight_decays"], case["seeds"], **kwargs)
+    return {"adamw": tuple(float(v) for v in answer["adamw"]), "adam_l2": tuple(float(v) for v in answer["adam_l2"]),
+            "difference": tuple(float(v) for v in answer["difference"]), "significant": bool(answer["significant"])}
+
+
+register(Check(
+    name="adamw.compare_decay",
+    reference=_compare_decay,
+    cases=_compare_cases,
+    call=_compare_call,
+    describe=lambda case: (f"compare_decay(train, lrs={case['lrs']}, weight_decays={case['weight_decays']}, "
+                           f"seeds={case['seeds']}" + (f", level={case['level']}" if "level" in case else "")
+                           + ") with a stand-in train() (course_lib.grading.checks.adamw.stand_in_runs)"),
+    atol=1e-9,
+    rtol=1e-6,
+    mistakes=(
+        Mistake("unpaired", "the interval treats the two methods' scores as independent samples; both saw the same "
+                "seeds, so take the interval of the paired differences adamw - adam_l2 seed by seed (the seed's "
+                "luck cancels and the interval is much narrower).", _compare_wrong("unpaired")),
+        Mistake("normal_quantile", "the interval uses the normal quantile (1.96 for 95%); with a handful of seeds "
+                "use Student's t with n - 1 degrees of freedom (2.78 for 5 seeds).", _compare_wrong("normal_quantile")),
+        Mistake("population_std", "the standard deviation divides by n; the interval needs the sample standard "
+                "deviation, dividing by n - 1.", _compare_wrong("population_std")),
+        Mistake("shared_setting", "Adam + L2 was run at AdamW's best setting; each method must be tuned on its "
+                "own (their best rates and decays differ), or the comparison favours the tuned one.",
+                _compare_wrong("shared_setting")),
+        Mistake("best_per_seed", "each seed got its own best setting, chosen on the very scores that are then "
+                "compared: choose ONE setting per method, by the mean over the seeds.", _compare_wrong("best_per_seed")),
+        Mistake("reversed", "the difference is adam_l2 - adamw; the question asks for adamw - adam_l2.",
+                _compare_wrong("reversed")),
+        Mistake("tuned_on_training_loss", "the settings were chosen by the training loss; a weight decay is there "
+                "to help on held-out data, and the lowest training loss often comes with the least "
+                "regularization: tune on the validation accuracy.", _compare_wrong("tuned_on_training_loss")),
+    ),
+    hint="For each method, the (lr, weight_decay) with the highest mean val_accuracy over the seeds; then the "
+         "paired differences adamw - adam_l2 per seed at those settings, their mean and Student-t interval "
+         "(n - 1 degrees of freedom), and whether it excludes 0.",
+    # the part is the protocol; the interval may come from the course (the notebook says so)
+    allows=("course_lib.experiments.confidence_interval",),
 ))

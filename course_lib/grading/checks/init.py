@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from course_lib import init
 from course_lib.grading import Check, Mistake, register
@@ -60,6 +61,11 @@ register(Check(
         Mistake("swapped", "fan_in and fan_out are swapped: a Linear weight has shape (out_features, in_features), "
                 "so fan_in comes from shape[1] and fan_out from shape[0].",
                 lambda tensor: (tensor.shape[0] * _receptive(tensor), tensor.shape[1] * _receptive(tensor))),
+        Mistake("conv2d_only", "the receptive field is only counted for 4-D (Conv2d) weights; a Conv1d weight "
+                "(out, in, k) or a Conv3d weight has one too: multiply by the product of ALL dimensions after "
+                "the first two.", lambda tensor: (
+                    tensor.shape[1] * (_receptive(tensor) if tensor.dim() == 4 else 1),
+                    tensor.shape[0] * (_receptive(tensor) if tensor.dim() == 4 else 1))),
         Mistake("no_receptive_field", "the kernel dimensions are ignored: for a convolution weight "
                 "(out_channels, in_channels, *kernel) each output sums over in_channels * prod(kernel) inputs, "
                 "so both fans are multiplied by the receptive field prod(shape[2:]).",
@@ -110,9 +116,9 @@ def _variance_wrong(kind: str):
 
 def _variance_cases(hidden: bool) -> list[dict[str, Any]]:
     if not hidden:
-        return [{"fan_in": 400, "fan_out": 100, "negative_slope": 0.2}]
+        return [{"fan_in": 400, "fan_out": 100}]              # default slope 0: a plain ReLU
     return [
-        {"fan_in": 256, "fan_out": 128},                      # default slope 0: a plain ReLU
+        {"fan_in": 256, "fan_out": 128},
         {"fan_in": 75, "fan_out": 400, "negative_slope": 0.01},
         {"fan_in": 1000, "fan_out": 10, "negative_slope": 0.5},
         {"fan_in": 3, "fan_out": 7, "negative_slope": 1.0},   # slope 1: a linear layer, variance 1/fan_in
@@ -222,13 +228,14 @@ def _xavier_wrong(kind: str):
             return _uniform_fill(tensor, math.sqrt(6.0 / (fan_in + fan_out)))
         if kind == "fan_in_only":
             return _uniform_fill(tensor, gain * math.sqrt(3.0 / fan_in))
+        if kind == "linear_fans":
+            fan_in, fan_out = tensor.shape[1], tensor.shape[0]
+            return _uniform_fill(tensor, gain * math.sqrt(6.0 / (fan_in + fan_out)))
         if kind == "normal":
             with torch.no_grad():
                 return tensor.normal_(0.0, std)
         if kind == "not_in_place":
             return torch.empty_like(tensor).uniform_(-math.sqrt(3) * std, math.sqrt(3) * std)
-        if kind == "no_receptive_field":
-            return _uniform_fill(tensor, gain * math.sqrt(6.0 / (tensor.shape[0] + tensor.shape[1])))
         raise AssertionError(kind)
     return wrong
 
@@ -263,8 +270,9 @@ register(Check(
         Mistake("not_in_place", "the tensor passed in was not filled: fill it in place (tensor.uniform_(...) "
                 "inside torch.no_grad()) and return that same tensor, as torch.nn.init does.",
                 _xavier_wrong("not_in_place")),
-        Mistake("no_receptive_field", "the fans of a convolution weight (out, in, *kernel) include the receptive "
-                "field: fan_in = in * prod(kernel), fan_out = out * prod(kernel).", _xavier_wrong("no_receptive_field")),
+        Mistake("linear_fans", "the fans were read as for a Linear weight (shape[1], shape[0]); for a "
+                "convolution both are multiplied by the receptive field prod(shape[2:]), as in part 1.",
+                _xavier_wrong("linear_fans")),
     ),
     hint="a = gain * sqrt(6 / (fan_in + fan_out)); then tensor.uniform_(-a, a) under torch.no_grad(), and return tensor.",
 ))
@@ -387,8 +395,11 @@ def _variances_wrong(kind: str):
     def wrong(model, x):
         outputs: list[torch.Tensor] = []
         watched = (nn.ReLU, nn.Tanh, nn.Sigmoid) if kind == "activations" else (nn.Linear,)
-        handles = [m.register_forward_hook(lambda m, i, o: outputs.append(o.detach()))
-                   for m in model.modules() if isinstance(m, watched)]
+        if kind == "all_but_relu":
+            chosen = [m for m in model.children() if not isinstance(m, nn.ReLU)]
+        else:
+            chosen = [m for m in model.modules() if isinstance(m, watched)]
+        handles = [m.register_forward_hook(lambda m, i, o: outputs.append(o.detach())) for m in chosen]
         with torch.no_grad():
             model(x)
         if kind != "hooks_left":
@@ -435,7 +446,86 @@ register(Check(
                 _variances_wrong("hooks_left")),
         Mistake("sorted_names", "the variances are in the order of the layers' names sorted as text ('linear10' "
                 "before 'linear2'); return them in the order the layers ran.", _variances_wrong("sorted_names")),
+        Mistake("all_but_relu", "every layer except the nn.ReLU ones was measured, so a network with tanh or "
+                "sigmoid activations reports those too: select the layers with isinstance(module, nn.Linear).",
+                _variances_wrong("all_but_relu")),
     ),
     hint="register a forward hook on every nn.Linear that stores output.var(correction=0); run model(x) once under "
          "torch.no_grad(); remove the hooks; return the list in the order the layers ran.",
+))
+
+
+# ---- 6. the gain of any activation -------------------------------------------------------------
+
+_GAIN_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu(0.2)": lambda z: F.leaky_relu(z, 0.2),
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "sigmoid": torch.sigmoid,
+    "linear": lambda z: z,
+    "selu": F.selu,
+}
+
+
+def standard_normal_moment(activation: Callable[[torch.Tensor], torch.Tensor], power: int = 2,
+                           centred: bool = False) -> float:
+    r""":math:`\mathbb E[f(z)^p]` for :math:`z \sim \mathcal N(0, 1)` (or the central moment), by quadrature.
+
+    The trapezoid rule on 240 001 points of :math:`[-12, 12]` in float64: far below the
+    tolerance of the check for any activation that grows at most linearly.
+    """
+    z = torch.linspace(-12.0, 12.0, 240_001, dtype=torch.float64)
+    density = torch.exp(-z**2 / 2) / math.sqrt(2 * math.pi)
+    values = activation(z)
+    if centred:
+        values = values - torch.trapezoid(values * density, z)
+    return float(torch.trapezoid(values**power * density, z))
+
+
+def _activation_gain(activation):
+    return standard_normal_moment(activation) ** -0.5
+
+
+def _gain_wrong(kind: str):
+    def wrong(activation):
+        if kind == "variance":
+            return standard_normal_moment(activation, centred=True) ** -0.5
+        if kind == "squared":
+            return 1.0 / standard_normal_moment(activation)
+        if kind == "inverted":
+            return standard_normal_moment(activation) ** 0.5
+        # "uniform_input": a uniform input of variance 1, U(-sqrt(3), sqrt(3))
+        a = math.sqrt(3.0)
+        z = torch.linspace(-a, a, 100_001, dtype=torch.float64)
+        return float(torch.trapezoid(activation(z) ** 2, z) / (2 * a)) ** -0.5
+    return wrong
+
+
+register(Check(
+    name="init.activation_gain",
+    reference=_activation_gain,
+    cases=lambda hidden: [{"activation": name} for name in (
+        ["relu", "leaky_relu(0.2)", "gelu", "sigmoid", "linear", "selu"] if hidden else ["tanh"])],
+    call=lambda f, case: float(f(_GAIN_ACTIVATIONS[case["activation"]])),
+    describe=lambda case: f"activation_gain({case['activation']}), the activation as a function of a tensor",
+    atol=1e-6,
+    rtol=1e-4,
+    mistakes=(
+        Mistake("squared", "this is gain squared, 1 / E[f(z)^2]: the weights' standard deviation is "
+                "gain / sqrt(fan_in), so the gain is 1 / sqrt(E[f(z)^2]).", _gain_wrong("squared")),
+        Mistake("inverted", "this is sqrt(E[f(z)^2]), the factor by which the activation shrinks the second "
+                "moment; the gain undoes it: 1 / sqrt(E[f(z)^2]).", _gain_wrong("inverted")),
+        Mistake("uniform_input", "the pre-activation was taken to be uniform; the argument assumes z ~ N(0, 1) "
+                "(a sum of many independent terms): weight f(z)^2 by the normal density.",
+                _gain_wrong("uniform_input")),
+        Mistake("variance", "you used the variance of f(z) instead of its second moment E[f(z)^2]: the next "
+                "layer's pre-activation variance is fan_in * V[w] * E[x^2], and the outputs of an activation "
+                "like the ReLU do not have mean 0 (for tanh the two agree).", _gain_wrong("variance")),
+    ),
+    hint="gain = 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1); integrate f(z)^2 times the normal density numerically "
+         "on a fine grid (torch.linspace(-12, 12, ...) and torch.trapezoid), in float64.",
+    # the gain is what this part computes: here calculate_gain is torch's (and the course's) counterpart
+    forbids=("torch.nn.init.calculate_gain", "course_lib.init.calculate_gain"),
 ))

@@ -104,6 +104,8 @@ def _bn_train_wrong(kind: str):
         mean = x.mean(dim=0)
         var = x.var(dim=0, correction=0)
         unbiased = var * m / (m - 1)
+        if kind == "fixed_defaults":
+            momentum, eps = 0.1, 1e-5
         if kind == "momentum_swapped":
             new_mean = momentum * running_mean + (1 - momentum) * mean
             new_var = momentum * running_var + (1 - momentum) * unbiased
@@ -155,6 +157,8 @@ register(Check(
                 "(momentum=0.99 there means 0.01 here, epsilon=1e-3).",
                 lambda x, running_mean, running_var, weight, bias, momentum=0.01, eps=1e-3:
                 _bn_train(x, running_mean, running_var, weight, bias, momentum, eps)),
+        Mistake("fixed_defaults", "the numbers 0.1 and 1e-5 are written into the formulas: use the momentum and "
+                "eps arguments, which a caller may set to other values.", _bn_train_wrong("fixed_defaults")),
     ),
     hint="Per channel (column): mean and biased variance over the batch (dim 0); y = weight * (x - mean) / "
          "sqrt(var + eps) + bias; running = (1 - momentum) * running + momentum * batch statistic, with the "
@@ -187,6 +191,8 @@ def _bn_eval(x, running_mean, running_var, weight, bias, eps=1e-5):
 def _bn_eval_wrong(kind: str):
     def wrong(x, running_mean, running_var, weight, bias, eps=1e-5):
         mean, var = running_mean, running_var
+        if kind == "fixed_eps":
+            eps = 1e-5
         if kind == "batch_statistics":
             mean, var = x.mean(dim=0), x.var(dim=0, correction=0)
         if kind == "eps_outside_sqrt":
@@ -217,6 +223,8 @@ register(Check(
         Mistake("keras_eps", "the default eps is torch's 1e-5, not Keras's epsilon=1e-3.",
                 lambda x, running_mean, running_var, weight, bias, eps=1e-3:
                 _bn_eval(x, running_mean, running_var, weight, bias, eps)),
+        Mistake("fixed_eps", "eps = 1e-5 is written into the formula: use the eps argument, which a caller may "
+                "set to another value.", _bn_eval_wrong("fixed_eps")),
     ),
     hint="y = weight * (x - running_mean) / sqrt(running_var + eps) + bias, per channel; nothing is updated.",
 ))
@@ -250,7 +258,7 @@ def _layer_norm(x, weight, bias, eps=1e-5):
 
 def _ln_wrong(kind: str):
     def wrong(x, weight, bias, eps=1e-5):
-        dim = 0 if kind == "over_batch" else -1
+        dim = {"over_batch": 0, "second_dim": 1}.get(kind, -1)
         mean = x.mean(dim=dim, keepdim=True)
         var = x.var(dim=dim, keepdim=True, correction=1 if kind == "unbiased" else 0)
         if kind == "eps_outside_sqrt":
@@ -275,6 +283,9 @@ register(Check(
                 "the square root.", _ln_wrong("eps_outside_sqrt")),
         Mistake("keras_eps", "the default eps is torch's 1e-5, not Keras's epsilon=1e-3.",
                 lambda x, weight, bias, eps=1e-3: _layer_norm(x, weight, bias, eps)),
+        Mistake("second_dim", "the statistics were taken over dim=1, which is the feature dimension only for 2-D "
+                "inputs; for (batch, tokens, features) layer norm normalizes over the LAST dimension, dim=-1.",
+                _ln_wrong("second_dim")),
     ),
     hint="mean and variance over the last dimension (keepdim=True, correction=0); y = weight * (x - mean) / "
          "sqrt(var + eps) + bias. Inputs may have more than two dimensions.",
@@ -288,6 +299,7 @@ _FRACTION = "fraction zeroed within 5 standard errors of p"
 _EVAL = "training=False returns the input"
 _UNTOUCHED = "input left unchanged"
 _SHAPE = "shape and dtype of the output"
+_REPRODUCIBLE = "the same generator seed gives the same output"
 
 
 def dropout_summary(f, case: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +310,8 @@ def dropout_summary(f, case: dict[str, Any]) -> dict[str, Any]:
     """
     x, p = case["x"], case["p"]
     original = x.clone()
+    if case.get("reproducible"):
+        torch.manual_seed(case["seed"])  # the global stream is in another state at the second call below
     y = f(x, p, training=True, generator=torch.Generator().manual_seed(case["seed"]))
     untouched = bool(torch.equal(x, original))
     x = original.clone()
@@ -311,6 +325,10 @@ def dropout_summary(f, case: dict[str, Any]) -> dict[str, Any]:
     summary[_FRACTION] = abs(fraction - p) <= tolerance
     y_eval = f(x, p, training=False, generator=torch.Generator().manual_seed(case["seed"]))
     summary[_EVAL] = isinstance(y_eval, torch.Tensor) and y_eval.shape == x.shape and bool(torch.equal(y_eval, x))
+    if case.get("reproducible"):
+        torch.manual_seed(case["seed"] + 1)
+        again = f(x, p, training=True, generator=torch.Generator().manual_seed(case["seed"]))
+        summary[_REPRODUCIBLE] = bool(torch.equal(again, y))
     return summary
 
 
@@ -323,7 +341,9 @@ def _dropout_cases(hidden: bool) -> list[dict[str, Any]]:
     for i, (shape, p, dtype) in enumerate(configs):
         magnitude = 0.5 + torch.rand(shape, generator=generator, dtype=torch.float64)
         sign = torch.where(torch.rand(shape, generator=generator) < 0.5, -1.0, 1.0).to(torch.float64)
-        cases.append({"x": (magnitude * sign).to(dtype), "p": p, "seed": 1000 * (1 + hidden) + i})
+        # the hidden cases also check that the random numbers come from the generator passed in
+        cases.append({"x": (magnitude * sign).to(dtype), "p": p, "seed": 1000 * (1 + hidden) + i,
+                      "reproducible": hidden})
     return cases
 
 
@@ -332,6 +352,8 @@ def _dropout_wrong(kind: str):
         if not training and kind != "active_in_eval":
             return x
         keep_probability = p if kind == "p_is_keep_probability" else 1 - p
+        if kind == "global_generator":
+            generator = None
         mask = (torch.rand(x.shape, generator=generator, dtype=torch.float64) < keep_probability).to(x.dtype)
         if kind == "no_scaling":
             return x * mask
@@ -368,6 +390,9 @@ register(Check(
                 "and leave x alone.", _dropout_wrong("in_place")),
         Mistake("float32", "the output is float32 for a float64 input: keep the input's dtype (make the mask with "
                 "dtype=x.dtype, or multiply x by a boolean mask).", _dropout_wrong("float32")),
+        Mistake("global_generator", "the mask does not come from the generator passed in (torch's global random "
+                "stream was used), so the same seed does not give the same mask: draw with "
+                "torch.rand(x.shape, generator=generator).", _dropout_wrong("global_generator")),
     ),
     hint="Draw a mask that keeps each entry with probability 1 - p, e.g. torch.rand(x.shape, generator=generator) "
          ">= p, and return x * mask / (1 - p) in training; return x itself when training is False.",
@@ -448,7 +473,7 @@ def batchnorm_like(kind: str = "") -> type[nn.Module]:
     class BatchNormLike(nn.Module):
         def __init__(self, num_features, eps=1e-5, momentum=0.1):
             super().__init__()
-            self.eps, self.momentum = (1e-5 if kind == "ignores_eps" else eps), momentum
+            self.eps, self.momentum = (1e-5, 0.1) if kind == "ignores_arguments" else (eps, momentum)
             self.weight = nn.Parameter(torch.ones(num_features))
             self.bias = nn.Parameter(torch.zeros(num_features))
             if kind == "plain_attributes":
@@ -511,10 +536,106 @@ register(Check(
         Mistake("no_num_batches_tracked", "there is no num_batches_tracked buffer: torch's BatchNorm1d counts the "
                 "training batches in a long 0-dim buffer, and its state_dict expects it.",
                 batchnorm_like("no_num_batches_tracked")),
-        Mistake("ignores_eps", "the eps passed to the constructor is not used: BatchNorm1d(c, eps=1e-3) must add 1e-3 "
-                "to the variance.", batchnorm_like("ignores_eps")),
+        Mistake("ignores_arguments", "the module ignores its eps and momentum arguments (it always uses torch's "
+                "defaults 1e-5 and 0.1): store the values passed to __init__ and use them in forward.",
+                batchnorm_like("ignores_arguments")),
     ),
     hint="Parameters weight (ones) and bias (zeros); buffers running_mean (zeros), running_var (ones) and "
          "num_batches_tracked (torch.tensor(0, dtype=torch.long)) via register_buffer. In forward, branch on "
          "self.training; update the buffers under torch.no_grad() but let autograd see the batch statistics.",
+))
+
+
+# ---- 6. batch norm's backward pass, by hand --------------------------------------------------------
+
+
+def _bn_backward_cases(hidden: bool) -> list[dict[str, Any]]:
+    generator = torch.Generator().manual_seed(806 if hidden else 86)
+    # (shape, eps, dtype): 2-D (batch, channels) and 4-D (batch, channels, height, width) inputs
+    configs = ([((16, 4), 1e-5, torch.float32), ((4, 3, 5, 5), 1e-5, torch.float64), ((2, 3), 1e-3, torch.float64),
+                ((8, 2, 3, 4), 0.1, torch.float32), ((3, 5, 2, 2), 1e-5, torch.float64)]
+               if hidden else [((10, 3), 1e-5, torch.float64)])
+    cases = []
+    for shape, eps, dtype in configs:
+        c = shape[1]
+        per_channel = (1, c) + (1,) * (len(shape) - 2)
+        x = (torch.randn(shape, generator=generator, dtype=torch.float64) * _scales(c).reshape(per_channel)
+             + _shifts(c).reshape(per_channel))
+        weight, _ = _affine(generator, c, dtype)
+        grad_output = torch.randn(shape, generator=generator, dtype=torch.float64)
+        cases.append({"grad_output": grad_output.to(dtype), "x": x.to(dtype), "weight": weight, "eps": eps})
+    return cases
+
+
+def _bn_backward(grad_output, x, weight, eps=1e-5):
+    x = x.detach().clone().requires_grad_()
+    weight = weight.detach().clone().requires_grad_()
+    bias = torch.zeros_like(weight, requires_grad=True)
+    y = F.batch_norm(x, None, None, weight, bias, training=True, eps=eps)
+    return torch.autograd.grad(y, (x, weight, bias), grad_output)
+
+
+def _bn_backward_wrong(kind: str):
+    def wrong(grad_output, x, weight, eps=1e-5):
+        per_channel = (1, -1) + (1,) * (x.dim() - 2)
+        if kind == "unbiased_variance":
+            leaf = x.detach().clone().requires_grad_()
+            gamma = weight.detach().clone().requires_grad_()
+            beta = torch.zeros_like(gamma, requires_grad=True)
+            dims = (0, *range(2, x.dim()))
+            mean = leaf.mean(dim=dims, keepdim=True)
+            x_hat = (leaf - mean) / torch.sqrt(leaf.var(dim=dims, keepdim=True, correction=1) + eps)
+            y = gamma.reshape(per_channel) * x_hat + beta.reshape(per_channel)
+            return torch.autograd.grad(y, (leaf, gamma, beta), grad_output)
+        if kind == "batch_axis_only":
+            dims, m = (0,), x.shape[0]  # one statistic per (channel, row, column) of a 4-D input
+        else:
+            dims, m = (0, *range(2, x.dim())), x.numel() // x.shape[1]
+        inv_std = 1 / torch.sqrt(x.var(dim=dims, keepdim=True, correction=0) + eps)
+        x_hat = (x - x.mean(dim=dims, keepdim=True)) * inv_std
+        grad_bias = grad_output.sum(dim=dims, keepdim=True)
+        grad_x_hat_sum = (grad_output * x_hat).sum(dim=dims, keepdim=True)
+        grad_weight = (grad_output * x).sum(dim=dims, keepdim=True) if kind == "grad_weight_from_x" else grad_x_hat_sum
+        scale = inv_std if kind == "no_gamma" else weight.reshape(per_channel) * inv_std
+        if kind == "statistics_as_constants":
+            grad_input = scale * grad_output
+        elif kind == "mean_path_only":
+            grad_input = scale * (grad_output - grad_bias / m)
+        else:
+            grad_input = scale / m * (m * grad_output - grad_bias - x_hat * grad_x_hat_sum)
+        if kind == "batch_axis_only":
+            return grad_input, grad_weight.squeeze(0), grad_bias.squeeze(0)
+        return grad_input, grad_weight.reshape(-1), grad_bias.reshape(-1)
+    return wrong
+
+
+register(Check(
+    name="normalization.batch_norm_backward",
+    reference=_bn_backward,
+    cases=_bn_backward_cases,
+    call=lambda f, case: tuple(f(**case)),
+    describe=_describe_tensors,
+    mistakes=(
+        Mistake("statistics_as_constants", "the batch mean and variance were treated as constants "
+                "(grad_input = weight * grad_output / sqrt(var + eps)); they depend on every sample of the batch, "
+                "and the gradient flows through them too.", _bn_backward_wrong("statistics_as_constants")),
+        Mistake("mean_path_only", "only the path through the mean is there: the variance depends on the inputs as "
+                "well, which adds the term - x_hat * sum(grad_output * x_hat) / m.",
+                _bn_backward_wrong("mean_path_only")),
+        Mistake("unbiased_variance", "this is the gradient of a batch norm with the unbiased variance (dividing by "
+                "m - 1); training-mode batch norm normalizes with the biased one (dividing by m).",
+                _bn_backward_wrong("unbiased_variance")),
+        Mistake("no_gamma", "the scale weight (gamma) is missing from grad_input: y = gamma * x_hat + beta, so "
+                "every path to x is multiplied by gamma.", _bn_backward_wrong("no_gamma")),
+        Mistake("grad_weight_from_x", "grad_weight sums grad_output * x; the weight multiplies the NORMALIZED "
+                "input, so grad_weight = sum(grad_output * x_hat).", _bn_backward_wrong("grad_weight_from_x")),
+        Mistake("batch_axis_only", "the sums and statistics run over the batch axis only; for an input of shape "
+                "(N, C, H, W) batch norm has one mean and variance per channel, over N, H and W together "
+                "(m = N * H * W values).", _bn_backward_wrong("batch_axis_only")),
+    ),
+    hint="Sums and statistics run over every axis but the channel axis 1 (m = N * H * W values per channel for "
+         "images); x reaches the loss through x_hat, through the mean and through the variance. Compare with "
+         "torch.autograd.grad on a small input of your own to find which path is off.",
+    # the backward pass is what this part computes: autograd is its counterpart
+    forbids=("torch.autograd", "torch.Tensor.backward", "torch.func"),
 ))

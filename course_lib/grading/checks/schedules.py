@@ -14,6 +14,7 @@ the final weights with what the reference scheduler gives.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
@@ -44,10 +45,12 @@ def _describe(case: dict[str, Any]) -> str:
     return f"steps 0..{case['num_steps'] - 1} with {settings} (the flat index in the message is the step)"
 
 
-def _cases(visible: list[dict[str, Any]], hidden: list[dict[str, Any]], num_steps: Callable[[dict], int]):
+def _cases(visible: list[dict[str, Any]], hidden: list[dict[str, Any]],
+           num_steps: Callable[[dict, bool], int] | Callable[[dict], int], by_visibility: bool = False):
     def cases(is_hidden: bool) -> list[dict[str, Any]]:
         chosen = hidden if is_hidden else visible
-        return [{"settings": dict(settings), "num_steps": num_steps(settings)} for settings in chosen]
+        count = (lambda s: num_steps(s, is_hidden)) if by_visibility else num_steps
+        return [{"settings": dict(settings), "num_steps": count(settings)} for settings in chosen]
     return cases
 
 
@@ -131,7 +134,9 @@ register(Check(
             {"lr": 0.3, "T_max": 1, "eta_min": 0.01},
             {"lr": 0.01, "T_max": 20, "eta_min": 0.05},  # eta_min above lr: the rate climbs, as torch's does
         ],
-        num_steps=lambda s: s["T_max"] + 1 + (s["T_max"] // 2 if s["T_max"] != 100 else 0),
+        # the visible case stops at T_max; past it, the hidden cases check that the cosine goes on
+        num_steps=lambda s, hidden: s["T_max"] + 1 + (s["T_max"] // 2 if hidden and s["T_max"] != 100 else 0),
+        by_visibility=True,
     ),
     call=_rates,
     describe=_describe,
@@ -177,6 +182,8 @@ def _warmup_cosine_wrong(kind: str):
             period = total_steps
         if kind == "cosine_clock":
             t = step
+        if kind == "cosine_to_zero":
+            eta_min = 0.0
         return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / period)) / 2
     return wrong
 
@@ -215,6 +222,8 @@ register(Check(
         Mistake("warmup_off_by_one", "the warmup is one step ahead (off by one): step 0 must give "
                 "start_factor * lr, and lr is reached at step == warmup_steps.",
                 _warmup_cosine_wrong("warmup_off_by_one")),
+        Mistake("cosine_to_zero", "eta_min is ignored: after the warmup the cosine goes from lr down to eta_min, "
+                "eta_min + (lr - eta_min) * (1 + cos(...)) / 2.", _warmup_cosine_wrong("cosine_to_zero")),
     ),
     hint="steps < warmup_steps: lr * (start_factor + (1 - start_factor) * step / warmup_steps); then cosine "
          "annealing from lr to eta_min over total_steps - warmup_steps steps, counted from warmup_steps.",
@@ -235,6 +244,8 @@ def _one_cycle_wrong(kind: str):
         if kind == "final_from_max":
             final = max_lr / final_div_factor
         peak = pct_start * total_steps - (0 if kind == "peak_off_by_one" else 1)
+        if kind == "integer_peak":
+            peak = int(pct_start * total_steps) - 1
         end = total_steps - (0 if kind == "end_off_by_one" else 1)
         if step <= peak:
             start_lr, end_lr, fraction = initial, max_lr, step / peak
@@ -279,6 +290,9 @@ register(Check(
         Mistake("default_pct_start", "the default pct_start is OneCycleLR's 0.3 (fastai's fit_one_cycle uses 0.25).",
                 lambda step, max_lr, total_steps, pct_start=0.25, div_factor=25.0, final_div_factor=1e4:
                 _one_cycle(step, max_lr, total_steps, pct_start, div_factor, final_div_factor)),
+        Mistake("integer_peak", "the peak step was rounded to an integer; torch keeps "
+                "pct_start * total_steps - 1 as it is (e.g. 21.8), so the peak can fall between two steps.",
+                _one_cycle_wrong("integer_peak")),
     ),
     hint="phase 1 from max_lr / div_factor up to max_lr over steps 0 .. pct_start * total_steps - 1, phase 2 "
          "down to max_lr / div_factor / final_div_factor at step total_steps - 1, both half cosines.",
@@ -327,7 +341,7 @@ def _describe_drive(case: dict[str, Any]) -> str:
 
 def _drive_cases(hidden: bool) -> list[dict[str, Any]]:
     if not hidden:
-        return [{"settings": {"k": 0.5, "interval": 50}, "lrs": (0.05, 0.02), "num_steps": 300, "seed": 0}]
+        return [{"settings": {"k": 1.0, "interval": 50}, "lrs": (0.05, 0.02), "num_steps": 300, "seed": 0}]
     return [
         {"settings": {"k": 0.02}, "lrs": (0.05, 0.1), "num_steps": 300, "seed": 1},  # default interval 1: smooth 1/t
         {"settings": {"k": 1.0, "interval": 30}, "lrs": (0.1, 0.01), "num_steps": 300, "seed": 2},
@@ -347,6 +361,8 @@ def _lambda_wrong(kind: str):
             return LambdaLR(optimizer, lambda t: 1 / (1 + k * t / interval))
         if kind == "every_step":
             return LambdaLR(optimizer, lambda t: 1 / (1 + k * t))
+        if kind == "precedence":
+            return LambdaLR(optimizer, lambda t: 1 / (1 + k * t // interval))
         return LambdaLR(optimizer, lambda t: 1 / (1 + k * ((t + 1) // interval)))
     return wrong
 
@@ -374,8 +390,136 @@ register(Check(
                 "first step, so use t // interval, not (t + 1) // interval.", _lambda_wrong("off_by_one")),
         Mistake("default_interval", "interval defaults to 1 (a new stair at every step, the smooth 1 / (1 + k t)).",
                 lambda optimizer, k, interval=10: _inverse_time_scheduler(optimizer, k, interval)),
+        Mistake("precedence", "k * t // interval is (k * t) // interval in Python, which rounds k * t / interval "
+                "down (right only when k = 1): write k * (t // interval).", _lambda_wrong("precedence")),
     ),
     hint="LambdaLR sets each group's rate to (that group's initial lr) * lr_lambda(t), so lr_lambda returns a "
          "factor, not a rate; t counts scheduler.step() calls from 0.",
     allows=("torch.optim.lr_scheduler.LambdaLR",),
+))
+
+
+# ---- 6. the learning-rate range test, and the rate it picks ---------------------------------------
+
+
+def _range_test(model, optimizer, loss_fn, batches, start_lr, end_lr, num_steps, smooth=0.98, diverge_factor=4.0):
+    result = schedules.lr_finder(model, optimizer, loss_fn, batches, start_lr=start_lr, end_lr=end_lr,
+                                 num_steps=num_steps, smooth=smooth, diverge_factor=diverge_factor)
+    return result.lrs, result.smoothed_losses, result.min_loss_lr / 10
+
+
+def _range_cases(hidden: bool) -> list[dict[str, Any]]:
+    if not hidden:
+        return [{"seed": 0, "lrs": (0.1,), "num_batches": 80, "settings": {
+            "start_lr": 1e-4, "end_lr": 10.0, "num_steps": 80}}]
+    return [
+        # two param groups with rates of their own: the test sets every group's rate
+        {"seed": 1, "lrs": (0.1, 0.5), "num_batches": 100, "settings": {
+            "start_lr": 1e-5, "end_lr": 30.0, "num_steps": 100, "smooth": 0.9}},
+        # fewer batches than steps: the list is used again from its start
+        {"seed": 2, "lrs": (0.01,), "num_batches": 25, "settings": {
+            "start_lr": 1e-3, "end_lr": 5.0, "num_steps": 70, "diverge_factor": 2.0}},
+        # a range too small to blow up: every step runs
+        {"seed": 3, "lrs": (0.05,), "num_batches": 60, "settings": {
+            "start_lr": 1e-4, "end_lr": 0.05, "num_steps": 60, "smooth": 0.95}},
+    ]
+
+
+def _range_call(f: Callable[..., Any], case: dict[str, Any]) -> dict[str, Any]:
+    """Run ``f`` on a small float64 network; return what it found and whether it put everything back."""
+    generator = torch.Generator().manual_seed(case["seed"])
+    X = torch.randn(case["num_batches"] * 16, 3, generator=generator, dtype=torch.float64)
+    y = (X @ torch.tensor([1.5, -2.0, 0.5], dtype=torch.float64)).unsqueeze(1) + 0.1 * torch.randn(
+        len(X), 1, generator=generator, dtype=torch.float64)
+    batches = [(X[i:i + 16], y[i:i + 16]) for i in range(0, len(X), 16)]
+    model = mlp([3, 16, 1], seed=case["seed"]).double()
+    groups = [list(model.parameters())] if len(case["lrs"]) == 1 else [
+        [p for name, p in model.named_parameters() if name.endswith("weight")],
+        [p for name, p in model.named_parameters() if name.endswith("bias")]]
+    optimizer = torch.optim.SGD([{"params": params, "lr": lr} for params, lr in zip(groups, case["lrs"])],
+                                momentum=0.9)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    lrs, smoothed, chosen = f(model, optimizer, F.mse_loss, batches, **case["settings"])
+    after = model.state_dict()
+    return {
+        "learning rates": torch.tensor([float(v) for v in lrs], dtype=torch.float64),
+        "smoothed losses": torch.tensor([float(v) for v in smoothed], dtype=torch.float64),
+        "chosen lr": float(chosen),
+        "model restored": all(torch.equal(before[name], after[name]) for name in before),
+        "optimizer's rates restored": [group["lr"] for group in optimizer.param_groups] == list(case["lrs"]),
+    }
+
+
+def _describe_range(case: dict[str, Any]) -> str:
+    settings = ", ".join(f"{k}={v!r}" for k, v in case["settings"].items())
+    groups = "one param group" if len(case["lrs"]) == 1 else f"param groups of lr {case['lrs']}"
+    return (f"lr_range_test(model, SGD(momentum=0.9, {groups}), F.mse_loss, {case['num_batches']} batches, "
+            f"{settings}) on mlp([3, 16, 1]) in float64")
+
+
+def _range_wrong(kind: str):
+    def wrong(model, optimizer, loss_fn, batches, start_lr, end_lr, num_steps, smooth=0.98, diverge_factor=4.0):
+        saved_model = {name: value.clone() for name, value in model.state_dict().items()}
+        saved_optimizer = copy.deepcopy(optimizer.state_dict())
+        lrs, smoothed, average, best = [], [], 0.0, math.inf
+        for step in range(num_steps):
+            if kind == "no_cycle" and step >= len(batches):
+                break
+            inputs, targets = batches[step % len(batches)]
+            if kind == "linear_ramp":
+                lr = start_lr + (end_lr - start_lr) * step / (num_steps - 1)
+            else:
+                lr = start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))
+            for group in optimizer.param_groups[:1] if kind == "first_group_only" else optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            average = smooth * average + (1 - smooth) * loss.item()
+            value = average if kind == "no_bias_correction" else average / (1 - smooth ** (step + 1))
+            lrs.append(lr)
+            smoothed.append(value)
+            if kind != "no_stop" and (not math.isfinite(value) or value > diverge_factor * best):
+                break
+            best = min(best, value)
+        if kind != "not_restored":
+            model.load_state_dict(saved_model)
+            optimizer.load_state_dict(saved_optimizer)
+        finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
+        lowest = lrs[min(finite, key=lambda i: smoothed[i])]
+        return lrs, smoothed, lowest if kind == "lowest_loss_lr" else lowest / 10
+    return wrong
+
+
+register(Check(
+    name="schedules.lr_range_test",
+    reference=_range_test,
+    cases=_range_cases,
+    call=_range_call,
+    describe=_describe_range,
+    atol=1e-9,
+    rtol=1e-6,
+    mistakes=(
+        Mistake("linear_ramp", "the rate grows linearly; the range test multiplies it by the same factor at every "
+                "step, lr_i = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1)), so each decade of rates gets "
+                "as many steps.", _range_wrong("linear_ramp")),
+        Mistake("no_bias_correction", "the moving average is not bias-corrected: it starts at 0, so divide it by "
+                "1 - smooth ** (i + 1) (chapter 3).", _range_wrong("no_bias_correction")),
+        Mistake("no_stop", "the test went on after the loss blew up: stop once the smoothed loss exceeds "
+                "diverge_factor times its smallest value so far (or is not finite).", _range_wrong("no_stop")),
+        Mistake("lowest_loss_lr", "the chosen rate is the one at the lowest smoothed loss; there the steps are "
+                "already on the edge of instability, so take a tenth of it.", _range_wrong("lowest_loss_lr")),
+        Mistake("not_restored", "the model (and optimizer) keep what the test did to them: save their state_dict "
+                "before and load it back at the end, so that training starts from the same weights.",
+                _range_wrong("not_restored")),
+        Mistake("first_group_only", "only the first param group got the test's rate: set it in every group of "
+                "optimizer.param_groups.", _range_wrong("first_group_only")),
+        Mistake("no_cycle", "the test stopped when the batches ran out; start again from the first batch "
+                "(batches[step % len(batches)]) until num_steps steps have run.", _range_wrong("no_cycle")),
+    ),
+    hint="step i: lr = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1)) in every param group, one "
+         "training step on batches[i % len(batches)] recording the loss before the update; smoothed = bias-corrected "
+         "moving average; stop after recording a smoothed loss > diverge_factor * (smallest so far); restore the "
+         "model and the optimizer; return (lrs, smoothed, lr at the smallest smoothed loss / 10).",
 ))
