@@ -217,11 +217,11 @@ def _feedback_preprocessors() -> list[type]:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-    from course_lib.grading.autograde.plan import RUBRIC_KEY
+    from course_lib.grading.autograde.plan import is_rubric_cell
 
     class DropRubrics(NbGraderPreprocessor):
         def preprocess(self, nb, resources):
-            nb.cells = [c for c in nb.cells if RUBRIC_KEY not in c.get("metadata", {}).get("course", {})]
+            nb.cells = [c for c in nb.cells if not is_rubric_cell(c)]
             return nb, resources
 
     return [DropRubrics, GetGrades, CSSHTMLHeaderPreprocessor]

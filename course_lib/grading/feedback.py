@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from course_lib.grading.autograde.plan import is_rubric_cell
 from course_lib.grading.pages import code, escape, markdown, page, strip_ansi, strip_hidden_tests, text_block
 from course_lib.grading.results import Part, SubmissionResult
 
@@ -141,7 +142,7 @@ def render_feedback(result: SubmissionResult, notebook: str, nb: Any | None) -> 
         body.append("<p>No notebook was graded.</p>")
     else:
         for cell in nb.cells:
-            if _is_judge_notes(cell):
+            if _is_judge_notes(cell) or is_rubric_cell(cell):
                 continue
             meta = cell.metadata.get("nbgrader", {})
             part = by_id.get(meta.get("grade_id", ""))

@@ -29,7 +29,7 @@ import nbformat
 
 from course_lib.grading.autograde.plaintext import inert_markdown, plain_data, plain_text
 
-__all__ = ["CheckCall", "PlannedCell", "Plan", "SourceNotebook", "PlanError", "RUBRIC_KEY", "rubric_of"]
+__all__ = ["CheckCall", "PlannedCell", "Plan", "SourceNotebook", "PlanError", "RUBRIC_KEY", "rubric_of", "is_rubric_cell"]
 
 RUBRIC_KEY = "rubric_for"
 """Key, under a cell's ``metadata["course"]``, of a rubric cell: the grade_id of its answer."""
@@ -41,6 +41,11 @@ def rubric_of(source: str) -> str | None:
     """The rubric at the end of a model answer (from its ``**Rubric`` line on), or None."""
     match = _RUBRIC_START.search(source)
     return source[match.start():].strip() if match else None
+
+
+def is_rubric_cell(cell) -> bool:
+    """Whether a cell of a graded notebook is a rubric the judge added for the graders."""
+    return RUBRIC_KEY in cell.get("metadata", {}).get("course", {})
 
 
 class PlanError(Exception):
