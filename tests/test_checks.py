@@ -87,6 +87,16 @@ def test_an_exception_in_student_code_is_reported_not_raised():
         check("risk.empirical_risk", broken)
 
 
+def test_an_answer_that_cannot_be_compared_earns_nothing_and_says_why():
+    """An int too large for a float where floats are expected (the judge's path and the visible test's)."""
+    check_ = get_check("sgd.loglog_fit")
+    cases = check_.cases(False)
+    message = judge_answers(check_, cases, [(10**400, 0.0)] * len(cases))
+    assert message is not None and "could not be compared" in message and "earns nothing" in message
+    with pytest.raises(CheckFailure, match="could not be compared"):
+        check("sgd.loglog_fit", lambda *args, **kwargs: (10**400, 0.0))
+
+
 def test_unknown_check_name_is_a_clear_error():
     with pytest.raises(KeyError, match="no check called"):
         get_check("risk.no_such_part")
