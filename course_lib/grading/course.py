@@ -63,7 +63,6 @@ class Course:
                 # enforce and PostgreSQL does: an empty id (nbgrader's default) names no course row.
                 config.CourseDirectory.course_id = "default_course"
         config.NbGraderAPI.log_level = "WARN"
-        config.GenerateFeedback.preprocessors = _feedback_preprocessors()
         self.config = config
 
     # nbgrader loads in seconds: the folders come from the configuration alone, so that bad
@@ -200,31 +199,6 @@ class Course:
                         "status": status,
                     })
         return rows
-
-    def feedback(self, assignment: str, student_id: str) -> None:
-        result = self.api.generate_feedback(assignment, student_id, force=True)
-        if not result["success"]:
-            raise CourseError(f"feedback for {student_id}/{assignment} failed: {_last_error(result)}")
-
-
-def _feedback_preprocessors() -> list[type]:
-    """nbgrader's feedback preprocessors, plus one that drops the graders' rubric cells.
-
-    ``course autograde`` adds each written answer's rubric below the answer in the graded
-    notebook, for the formgrader (see :mod:`course_lib.grading.autograde.plan`); the
-    feedback a student gets is built from that notebook and must not show it.
-    """
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
-
-    from course_lib.grading.autograde.plan import is_rubric_cell
-
-    class DropRubrics(NbGraderPreprocessor):
-        def preprocess(self, nb, resources):
-            nb.cells = [c for c in nb.cells if not is_rubric_cell(c)]
-            return nb, resources
-
-    return [DropRubrics, GetGrades, CSSHTMLHeaderPreprocessor]
 
 
 def _with_driver(db_url: str) -> str:
