@@ -37,3 +37,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("requires"):
         require(mark.args[0])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each test module on one pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`).
+
+    A module's expensive fixtures (a graded class, a server) are module-scoped, so a module
+    split across workers would build them once per worker. Modules that share a per-process
+    fixture between them (the graded attack classes of tests/attacks) name one
+    ``xdist_group`` in their ``pytestmark``; every other test is grouped by its file.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))

@@ -22,8 +22,8 @@ import nbformat
 import pytest
 
 from attacks import COURSE, FULL, course_copy, rows
-from attacks.findings import IPC_PLANT, IPC_PROBE, XSS, build_findings
-from attacks.routes import NOTEBOOKS, OPAQUE, READABLE, attack_answers, delegate_of, insert_helpers
+from attacks.findings import IPC_PLANT, IPC_PROBE, XSS
+from attacks.routes import NOTEBOOKS, OPAQUE, READABLE, build_judge_class, delegate_of
 from course_helpers import assignments, copy_course, graded_parts, source_notebook
 from submissions import fill_release, solution_sources, write_submission
 
@@ -78,19 +78,7 @@ def _auto_points(assignment: str) -> float:
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory) -> Judged:
     root = copy_course(tmp_path_factory.mktemp("judge") / "course")
-    attackers = {}
-    for assignment, plans in NOTEBOOKS.items():
-        release = next((root / "exercises" / assignment).glob("*.ipynb"))
-        model = solution_sources(source_notebook(assignment))
-        for k, plan in enumerate(plans):
-            answers, helpers = attack_answers(assignment, plan, model)
-            nb = fill_release(release, answers)
-            insert_helpers(helpers)(nb)
-            student = f"d_{assignment[:2]}_{k}"
-            write_submission(root, student, assignment, release.stem, nb)
-            attackers[student] = (assignment, plan)
-        write_submission(root, "z_honest", assignment, release.stem, fill_release(release, model))
-    build_findings(root)
+    attackers = build_judge_class(root)
     started = time.monotonic()
     command = [COURSE, "--root", str(root), "autograde", "--quiet", "--jobs", "2"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=2400, preexec_fn=_cap_memory)

@@ -253,7 +253,7 @@ def week(tmp_path_factory) -> Week:
     write_roster(root.parent / "roster.csv", students)
     out = {}
     out["collect"] = course("collect", str(archive), "--roster", str(root.parent / "roster.csv"), root=root).stdout
-    out["autograde"] = course("autograde", ASSIGNMENT, "--quiet", "--jobs", "2", "--cell-timeout", "3", root=root).stdout
+    out["autograde"] = course("autograde", ASSIGNMENT, "--quiet", "--jobs", "2", "--cell-timeout", "10", root=root).stdout
     out["report"] = course("report", ASSIGNMENT, root=root).stdout
     out["seconds before hand-grading"] = f"{time.monotonic() - started:.0f}"
     return Week(root, students, out)
@@ -302,7 +302,7 @@ def test_autograde_summary_gives_points_pending_points_and_reasons(week):
             assert line.rstrip().endswith("graded"), line
     assert "empirical_risk: known mistake 'sum_not_mean'" in _summary_line(text, "s02")
     assert re.search(r"ridge_risk: answer cell 'ridge_risk': SyntaxError on line 2", _summary_line(text, "s03"))
-    assert "timed out after 3 s" in _summary_line(text, "s04")
+    assert "timed out after 10 s" in _summary_line(text, "s04")
     assert "exit status 3" in _summary_line(text, "s05")
 
 

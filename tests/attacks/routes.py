@@ -432,3 +432,30 @@ def insert_helpers(helpers: dict[str, str]):
             at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id)
             nb.cells.insert(at, nbformat.v4.new_code_cell(code))
     return edit
+
+
+def build_judge_class(root: Path) -> dict[str, tuple[str, dict[str, str]]]:
+    """Write the judge's attack class into a course copy: for every assignment its route
+    attackers (student ``d_<nn>_<k>``) and an honest student graded after them (``z_honest``),
+    plus the finding attacks of :mod:`attacks.findings` (students ``j_*``).
+
+    Returns the route attackers: student id -> (assignment, answer name -> route).
+    """
+    from attacks.findings import build_findings
+    from course_helpers import source_notebook
+    from submissions import fill_release, solution_sources, write_submission
+
+    attackers = {}
+    for assignment, plans in NOTEBOOKS.items():
+        release = next((root / "exercises" / assignment).glob("*.ipynb"))
+        model = solution_sources(source_notebook(assignment))
+        for k, plan in enumerate(plans):
+            answers, helpers = attack_answers(assignment, plan, model)
+            nb = fill_release(release, answers)
+            insert_helpers(helpers)(nb)
+            student = f"d_{assignment[:2]}_{k}"
+            write_submission(root, student, assignment, release.stem, nb)
+            attackers[student] = (assignment, plan)
+        write_submission(root, "z_honest", assignment, release.stem, fill_release(release, model))
+    build_findings(root)
+    return attackers
