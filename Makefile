@@ -36,7 +36,7 @@ book: $(STAMP)
 # The book build is part of the tests: a page whose code raises or warns fails it, and the
 # browser tests read the built pages.
 test: $(STAMP) system-deps book
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # Students work in their own git-ignored copies (work/), filled from exercises/ and never
 # overwritten; lab/student turns off the instructor's extensions (Formgrader, Create Assignment).

@@ -39,15 +39,42 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         require(mark.args[0])
 
 
+HEAVY_MARKS = ("slow", "browser", "postgres")
+
+SHARED_SCOPES = {"tests/test_autograde_attacks.py": "tests/test_autograde.py"}
+"""Modules that share a per-process fixture with another (the graded attack classes of
+tests/attacks, built once per process by ``shared_class``) run on that module's worker."""
+
+
+def _scope(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return SHARED_SCOPES.get(path, path)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`make test` runs `-n auto --dist loadfile --no-loadscope-reorder`: each test module on
+    one worker (its module-scoped fixtures, a graded class or a server, are built once), the
+    modules of :data:`SHARED_SCOPES` together, in the order of :func:`pytest_collection_modifyitems`."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    return ByModule(config, log)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each test module on one pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`).
-
-    A module's expensive fixtures (a graded class, a server) are module-scoped, so a module
-    split across workers would build them once per worker. Modules that share a per-process
-    fixture between them (the graded attack classes of tests/attacks) name one
-    ``xdist_group`` in their ``pytestmark``; every other test is grouped by its file.
-    """
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    """Run the modules holding slow, browser or PostgreSQL tests first (each module's tests
+    stay together), so that with several workers the many quick tests fill the gaps at the end
+    instead of leaving one worker alone with a long module."""
+    scopes: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        scopes.setdefault(_scope(item.nodeid), []).append(index)
+    heavy = {scope for scope, members in scopes.items()
+             if any(items[i].get_closest_marker(mark) for i in members for mark in HEAVY_MARKS)}
+    rank = {index: (scope not in heavy, members[0], index) for scope, members in scopes.items() for index in members}
+    items[:] = [item for _, item in sorted(enumerate(items), key=lambda pair: rank[pair[0]])]

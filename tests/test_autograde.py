@@ -21,7 +21,7 @@ import pytest
 from attacks import ASSIGNMENT, COURSE, EQUIVALENCE, FULL, answers, course, course_copy, scores, shared_class, submit
 from course_lib.grading import get_check
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("graded_attack_classes")]  # shared_class() is built once per worker
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("student", EQUIVALENCE)

@@ -13,7 +13,7 @@ import pytest
 
 from attacks import BASELINE, FULL, SANDBOX_DEFENCES, STOCK_FALLS_FOR, TRICKS, probe_result, requires_bwrap, shared_class
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("graded_attack_classes")]  # shared_class() is built once per worker
+pytestmark = pytest.mark.slow
 
 ATTACKERS = [*TRICKS, "a_tamper_tests", "a_probe"]
 
