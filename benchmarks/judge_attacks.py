@@ -94,8 +94,7 @@ def main() -> None:
                     got = f"{score:g}/{part.points:g}" + (", flagged" if review else "")
                     reason = _reason(root, student, assignment, part.test_id)
                     named = delegate_of(assignment, name).path in reason
-                    rows.append((student, f"{name} via {route}", expected, got + (", named" if named else ""),
-                                 reason.split("It is ")[0]))
+                    rows.append((student, f"{name} via {route}", expected, got + (", named" if named else ""), reason))
             for assignment in assignments():
                 total = sum(p.points for p in graded_parts(assignment))
                 got = sum(grade("z_honest", assignment, p.test_id)[0] for p in graded_parts(assignment))
@@ -104,9 +103,9 @@ def main() -> None:
             line = next((ln for key, ln in lines.items() if key.startswith(student)), "")
             rows.append((student, attack, expected, "", _short(" ".join(line.split()[1:]), 200)))
 
-    print(f"{'student':<17} {'attack':<44} {'expected':<26} {'got':<22} reason")
+    print(f"{'student':<17} {'attack':<46} {'expected':<42} {'got':<20} reason")
     for student, attack, expected, got, reason in rows:
-        print(f"{student:<17} {_short(attack, 44):<44} {_short(expected, 26):<26} {got:<22} {_short(reason, 140)}")
+        print(f"{student:<17} {_short(attack, 46):<46} {expected:<42} {got:<20} {_short(reason, 140)}")
     peak = re.search(r"judge peak memory ([\d.]+ \S+)", run.stdout)
     print(f"\n{len(attackers)} route attackers, {len(FINDINGS)} finding attacks and {len(assignments())} honest students graded in "
           f"{seconds:.0f} s with {args.jobs} workers; judge capped at {args.cap_gib:g} GiB, "
