@@ -3,24 +3,20 @@
 JupyterLab runs on a loopback port with a token, on a copy of the course: the student's
 own copies in `work/` (filled by `course workspace`, plus each notebook with the solutions
 pasted in as `<name>_solved.ipynb`) and the student configuration of `lab/student` (no
-Formgrader, no Create Assignment). Each test module that imports :func:`lab` gets a server
+Formgrader, no Create Assignment). Each test module wraps :func:`lab_session` in a fixture
 of its own, so the modules can run on different pytest-xdist workers.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
-import pytest
 from browser import browser
-from servers import free_port
+from servers import jupyter_server
 from course_helpers import ROOT, assignments, copy_course, source_notebook
 from submissions import fill_release, solution_sources
 
@@ -33,52 +29,27 @@ whole notebook again in a kernel of its own, and what it checks (the visible tes
 here already runs in the lab: one assignment shows that the button works and says so."""
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab_session(tmp_path_factory):
+    """Set up the course copy, start JupyterLab and Chromium; yields ``(url, chromium)``.
+    Each test module wraps it in a module-scoped ``lab`` fixture of its own."""
     root = copy_course(tmp_path_factory.mktemp("lab") / "course")
     subprocess.run([str(Path(sys.executable).parent / "course"), "workspace"], cwd=root, check=True, capture_output=True)
     for assignment in ASSIGNMENTS:
         release = root / "work" / assignment / source_notebook(assignment).name
         solved = fill_release(release, solution_sources(source_notebook(assignment)))
         nbformat.write(solved, release.with_name(f"{release.stem}_solved.ipynb"))
-    port = free_port()
-    jupyter = Path(sys.executable).parent / "jupyter"
     settings = tmp_path_factory.mktemp("lab-settings")
     # JupyterLab 4 renders only the cells in view; render them all, so prompts and outputs can be read.
     tracker = settings / "user" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text('{"windowingMode": "none"}')
-    command = [
-        str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root / 'work'}",
-        f"--LabApp.workspaces_dir={settings / 'workspaces'}", f"--LabApp.user_settings_dir={settings / 'user'}",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = open(settings / "server.log", "w")
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "lab" / "student")}
-    server = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"JupyterLab did not start:\n{(settings / 'server.log').read_text()[-3000:]}")
-                time.sleep(0.5)
+    with jupyter_server("lab", root / "work", TOKEN, settings / "server.log",
+                        f"--LabApp.workspaces_dir={settings / 'workspaces'}",
+                        f"--LabApp.user_settings_dir={settings / 'user'}", env=env, timeout=90) as url:
         SHOTS.mkdir(parents=True, exist_ok=True)
         with browser() as chromium:
             yield url, chromium
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
 
 def open_and_run_all(lab, notebook: str):

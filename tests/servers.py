@@ -1,8 +1,8 @@
 """Servers for tests and benchmarks, started as real processes on loopback ports.
 
 PostgreSQL (Debian's ``postgresql``: initdb and pg_ctl; it refuses to run as root, so as
-root it runs as the ``postgres`` user) and a Dask scheduler with its workers (the
-``cluster`` extra).
+root it runs as the ``postgres`` user), a Dask scheduler with its workers (the ``cluster``
+extra), and a Jupyter server (JupyterLab, or the Formgrader's plain server).
 """
 
 from __future__ import annotations
@@ -16,10 +16,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Unavailable", "free_port", "PostgresServer", "start_postgres", "DaskCluster", "start_dask"]
+__all__ = ["Unavailable", "free_port", "PostgresServer", "start_postgres", "DaskCluster", "start_dask",
+           "jupyter_server"]
 
 
 class Unavailable(Exception):
@@ -188,3 +193,39 @@ def start_dask(workers: int, timeout: float = 180) -> DaskCluster:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return cluster
+
+
+@contextmanager
+def jupyter_server(app: str, root_dir: Path, token: str, log_path: Path, *args: str,
+                   env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[str]:
+    """Run ``jupyter <app>`` (``lab`` or ``server``) on a free loopback port over ``root_dir``;
+    yields its URL once it answers, and stops it with everything it started."""
+    import pytest
+
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "jupyter"), app, "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir}",
+               *args]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=root_dir, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                    break
+                except OSError:
+                    if process.poll() is not None or time.time() > deadline:
+                        pytest.fail(f"jupyter {app} did not start:\n{log_path.read_text()[-3000:]}")
+                    time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

@@ -8,12 +8,8 @@ Formgrader's own endpoints as its buttons do.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from attacks import ASSIGNMENT, answers, course_copy, submit
-from servers import free_port
+from servers import jupyter_server
 from components import requires
 from course_helpers import graded_parts
 
@@ -35,32 +31,8 @@ def server(tmp_path_factory):
     assert enabled.is_file(), f"{enabled} is missing: `make setup` enables the course's Formgrader actions"
     root = course_copy(tmp_path_factory.mktemp("formgrader") / "course")
     submit(root, "honest", answers(root))
-    port = free_port()
-    command = [str(Path(sys.executable).parent / "jupyter"), "server", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log_path = root.parent / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                    break
-                except OSError:
-                    if process.poll() is not None or time.time() > deadline:
-                        pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-                    time.sleep(0.5)
-            yield url, root
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    with jupyter_server("server", root, TOKEN, root.parent / "server.log") as url:
+        yield url, root
 
 
 def _call(url: str, path: str, method: str = "GET") -> str:

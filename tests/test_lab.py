@@ -14,9 +14,14 @@ import urllib.request
 import pytest
 from components import requires
 from course_helpers import source_notebook
-from lab_server import ASSIGNMENTS, SHOTS, TOKEN, VALIDATED, lab, open_and_run_all, outputs, validate  # noqa: F401 (lab: fixture)
+from lab_server import ASSIGNMENTS, SHOTS, TOKEN, VALIDATED, lab_session, open_and_run_all, outputs, validate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, requires("jupyterlab"), requires("chromium")]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    yield from lab_session(tmp_path_factory)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

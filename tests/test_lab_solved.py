@@ -11,9 +11,14 @@ from __future__ import annotations
 import pytest
 from components import requires
 from course_helpers import source_notebook
-from lab_server import ASSIGNMENTS, SHOTS, VALIDATED, check_widgets_respond, lab, open_and_run_all, outputs, validate  # noqa: F401
+from lab_server import ASSIGNMENTS, SHOTS, VALIDATED, check_widgets_respond, lab_session, open_and_run_all, outputs, validate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, requires("jupyterlab"), requires("chromium")]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    yield from lab_session(tmp_path_factory)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
