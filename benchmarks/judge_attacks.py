@@ -25,8 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the attack notebooks and course helpers
 
-import nbformat  # noqa: E402
-
+from attacks import judge_reason  # noqa: E402
 from attacks.routes import READABLE, build_judge_class, delegate_of  # noqa: E402
 from course_helpers import assignments, copy_course, graded_parts, source_notebook  # noqa: E402
 
@@ -48,14 +47,6 @@ FINDINGS = {
 def _cap(gib: float):
     limit = int(gib * 2**30)
     return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
-
-
-def _reason(root: Path, student: str, assignment: str, grade_id: str) -> str:
-    path = next((root / "autograded" / student / assignment).glob("*.ipynb"))
-    cell = next(c for c in nbformat.read(path, as_version=4).cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    text = " ".join(o.get("evalue", "") + o.get("text", "") for o in cell.outputs)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def _short(text: str, width: int) -> str:
@@ -92,7 +83,7 @@ def main() -> None:
                     score, review = grade(student, assignment, part.test_id)
                     expected = "0, names it" if route in READABLE else "0 or flagged"
                     got = f"{score:g}/{part.points:g}" + (", flagged" if review else "")
-                    reason = _reason(root, student, assignment, part.test_id)
+                    reason = re.sub(r"\s+", " ", judge_reason(root, student, assignment, part.test_id)).strip()
                     named = delegate_of(assignment, name).path in reason
                     rows.append((student, f"{name} via {route}", expected, got + (", named" if named else ""), reason))
             for assignment in assignments():

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from attacks import COURSE, FULL, course_copy, rows
+from attacks import COURSE, FULL, course_copy, rows, judge_reason
 from attacks.findings import IPC_PLANT, IPC_PROBE, XSS
 from attacks.routes import NOTEBOOKS, OPAQUE, READABLE, build_judge_class, delegate_of
 from course_helpers import assignments, copy_course, graded_parts, source_notebook
@@ -64,8 +64,7 @@ class Judged:
         return nbformat.read(path, as_version=4)
 
     def reason(self, student: str, assignment: str, grade_id: str) -> str:
-        cell = next(c for c in self.notebook(student, assignment).cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-        return "\n".join(o.get("evalue", "") + o.get("text", "") for o in cell.outputs)
+        return judge_reason(self.root, student, assignment, grade_id)
 
     def line(self, student: str) -> str:
         return next(ln for ln in self.run.stdout.splitlines() if ln.startswith(student + " "))

@@ -382,6 +382,14 @@ def rows(root: Path) -> dict[str, dict[str, str]]:
         return {row["student_id"]: row for row in csv.DictReader(fh) if row["assignment"] == ASSIGNMENT}
 
 
+def judge_reason(root: Path, student: str, assignment: str, grade_id: str) -> str:
+    """What the judge wrote under one test cell of a graded notebook (its reason), one output a line."""
+    path = next((root / "autograded" / student / assignment).glob("*.ipynb"))
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "\n".join(o.get("evalue", "") + o.get("text", "") for o in cell.outputs)
+
+
 def scores(root: Path) -> dict[str, float]:
     return {student: float(row["score"]) for student, row in rows(root).items()}
 
